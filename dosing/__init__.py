@@ -1,0 +1,1 @@
+"""Dosing and infusion scheduling engine for cell-therapy trials."""

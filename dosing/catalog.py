@@ -1,0 +1,87 @@
+"""The protocol library: the YAML files shipped in the ``protocols`` package, validated on load.
+
+Reading files is the one piece of I/O the core allows itself, because protocol files are part of the
+installed package (``importlib.resources``), not user data.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dosing.errors import DosingError, ProtocolError
+from dosing.protocol import Protocol
+
+
+def _validation_message(error: ValidationError) -> tuple[str, str]:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "protocol"
+    return location, first["msg"]
+
+
+def parse_protocol(text: str, *, source: str) -> Protocol:
+    """Validate one protocol file's text; errors name the file, the field and the rule."""
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ProtocolError(source, "valid YAML", str(error).replace("\n", " ")) from error
+    if not isinstance(data, dict):
+        raise ProtocolError(source, "a mapping at the top level", "the file is not a protocol definition")
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as error:
+        location, message = _validation_message(error)
+        raise ProtocolError(
+            f"{source}: {location}", "protocol schema (protocols/schema.json)", message
+        ) from error
+    except DosingError as error:
+        raise ProtocolError(f"{source}: {error.field}", error.rule, error.message) from error
+
+
+def load_protocol_file(path: Path) -> Protocol:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ProtocolError(str(path), "a readable protocol file", error.strerror or str(error)) from error
+    return parse_protocol(text, source=path.name)
+
+
+@cache
+def library() -> dict[str, Protocol]:
+    """Every protocol shipped with the engine, by study code."""
+    protocols: dict[str, Protocol] = {}
+    for entry in sorted(resources.files("protocols").iterdir(), key=lambda item: item.name):
+        if entry.name.endswith((".yaml", ".yml")):
+            protocol = parse_protocol(entry.read_text(encoding="utf-8"), source=entry.name)
+            if protocol.id in protocols:
+                raise ProtocolError(entry.name, "unique protocol ids", f"{protocol.id} is defined twice")
+            protocols[protocol.id] = protocol
+    return protocols
+
+
+def get_protocol(protocol_id: str) -> Protocol:
+    protocols = library()
+    if protocol_id in protocols:
+        return protocols[protocol_id]
+    # Registry ids (NCT...) are accepted as well as the study codes of records without one.
+    for protocol in protocols.values():
+        if protocol.registry_id == protocol_id:
+            return protocol
+    known = ", ".join(sorted(protocols))
+    raise DosingError(
+        "protocol", f"one of the protocol library ({known})", f"unknown protocol {protocol_id!r}"
+    )
+
+
+def json_schema() -> str:
+    """The JSON Schema for protocol files, as published in ``protocols/schema.json``."""
+    schema = Protocol.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Cell-therapy dosing protocol"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

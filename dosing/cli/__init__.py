@@ -1,0 +1,98 @@
+"""The ``dosing`` command line.
+
+Commands live in small modules and are imported only when run, so ``dosing --help`` and
+``dosing plan`` start fast and never import Prefect (only ``dosing flows`` does).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from dosing.errors import DosingError
+
+#: command name -> "module:attribute"; each module owns its commands.
+COMMANDS: dict[str, str] = {
+    "protocols": "dosing.cli.protocols:protocols",
+    "plan": "dosing.cli.protocols:plan",
+    "enroll": "dosing.cli.ledger:enroll",
+    "record": "dosing.cli.ledger:record",
+    "skip": "dosing.cli.ledger:skip",
+    "correct": "dosing.cli.ledger:correct",
+    "reschedule": "dosing.cli.ledger:reschedule",
+    "status": "dosing.cli.ledger:status",
+    "overdue": "dosing.cli.ledger:overdue",
+    "audit": "dosing.cli.ledger:audit",
+    "cohorts": "dosing.cli.ledger:cohorts",
+    "calendar": "dosing.cli.calendar:calendar",
+    "lots": "dosing.cli.pharmacy:lots",
+    "prep": "dosing.cli.pharmacy:prep",
+    "flows": "dosing.cli.flows:flows",
+    "db": "dosing.cli.database:db",
+}
+
+_HELP: dict[str, str] = {
+    "protocols": "List, show and validate protocol definitions.",
+    "plan": "Dry run: a patient's planned doses, volumes and dates.",
+    "enroll": "Enroll a subject and store the plan.",
+    "record": "Record a given dose.",
+    "skip": "Record a dose that was not given, with the reason.",
+    "correct": "Correct an earlier record (a new audited record).",
+    "reschedule": "Preview or apply a reschedule after a delay.",
+    "status": "A subject's plan with the status of every dose.",
+    "overdue": "Every missed or late dose across subjects.",
+    "audit": "The audit trail.",
+    "cohorts": "Dose-escalation cohorts and safety reviews.",
+    "calendar": "Export infusion calendars (.ics).",
+    "lots": "Register and list product lots.",
+    "prep": "Pharmacy worksheets and labels.",
+    "flows": "Run or serve the Prefect flows.",
+    "db": "Database setup and migrations.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                return None
+            raise
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help lists the commands without importing every module behind them.
+        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DosingError as error:
+            as_json = "--json" in sys.argv
+            if as_json:
+                import json
+
+                click.echo(json.dumps(error.as_dict()), err=True)
+            else:
+                click.secho(f"error: {error}", fg="red", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cell-dosing")
+def main() -> None:
+    """Dosing and infusion scheduling for cell-therapy trials."""

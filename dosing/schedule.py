@@ -1,0 +1,198 @@
+"""Dates of planned administrations and assessments, in the site's local calendar days.
+
+Days are counted on the site's calendar (pendulum), never as multiples of 24 hours: a dose on "day 4"
+stays on the fourth local day across a DST change, and "1 month after" the 31st of January is the last
+day of February (29th in a leap year).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pendulum
+from pydantic import BaseModel, ConfigDict
+
+from dosing.errors import DosingError
+from dosing.protocol import (
+    AdministrationSpec,
+    DayNumbering,
+    Offset,
+    ReschedulePolicy,
+    TargetWindow,
+    WindowDays,
+)
+
+
+class AdministrationDates(BaseModel):
+    """When one planned administration is due, as local calendar dates."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    label: str
+    study_day: str
+    target_date: date
+    earliest: date
+    latest: date
+
+
+def study_day_label(spec: AdministrationSpec, numbering: DayNumbering) -> str:
+    if numbering is DayNumbering.ANCHOR_IS_WEEK_0:
+        return f"week {spec.week}"
+    return f"day {spec.day}"
+
+
+def days_from_anchor(spec: AdministrationSpec, numbering: DayNumbering) -> int:
+    """Calendar days between the anchor day and the target day, under the protocol's convention."""
+    if numbering is DayNumbering.ANCHOR_IS_WEEK_0:
+        assert spec.week is not None
+        return 7 * spec.week
+    assert spec.day is not None
+    return _day_offset(spec.day, numbering)
+
+
+def _day_offset(day: int, numbering: DayNumbering) -> int:
+    return day - 1 if numbering is DayNumbering.ANCHOR_IS_DAY_1 else day
+
+
+def window_offsets(
+    spec: AdministrationSpec, numbering: DayNumbering, site_default: WindowDays
+) -> tuple[int, int]:
+    """(earliest, latest) as days from the anchor; the site's default where the protocol gives none."""
+    target = days_from_anchor(spec, numbering)
+    window = spec.window or site_default
+    if isinstance(window, TargetWindow):
+        return _day_offset(window.earliest_day, numbering), _day_offset(window.latest_day, numbering)
+    return target - window.before, target + window.after
+
+
+def add_days(day: date, days: int) -> date:
+    moved = pendulum.Date(day.year, day.month, day.day).add(days=days)
+    return date(moved.year, moved.month, moved.day)
+
+
+def planned_dates(
+    administrations: list[AdministrationSpec],
+    numbering: DayNumbering,
+    anchor: date,
+    site_default: WindowDays,
+) -> list[AdministrationDates]:
+    planned = []
+    for sequence, spec in enumerate(administrations, start=1):
+        target = days_from_anchor(spec, numbering)
+        earliest, latest = window_offsets(spec, numbering, site_default)
+        planned.append(
+            AdministrationDates(
+                sequence=sequence,
+                label=spec.label,
+                study_day=study_day_label(spec, numbering),
+                target_date=add_days(anchor, target),
+                earliest=add_days(anchor, earliest),
+                latest=add_days(anchor, latest),
+            )
+        )
+    return planned
+
+
+def local_anchor_date(anchor: date | datetime, timezone: str) -> date:
+    """The local calendar day of an anchor event; an aware instant is read in the site's zone."""
+    if isinstance(anchor, datetime):
+        if anchor.tzinfo is None:
+            raise DosingError(
+                "anchor",
+                "date, or date-time with a UTC offset",
+                "a bare local time is ambiguous; add an offset",
+            )
+        local = pendulum.instance(anchor).in_timezone(timezone)
+        return date(local.year, local.month, local.day)
+    return anchor
+
+
+def local_start(day: date, at: time, timezone: str) -> pendulum.DateTime:
+    """The local start of an event on ``day`` at wall-clock ``at``.
+
+    A wall-clock time that does not exist (02:30 on a spring-forward day) moves forward by the gap,
+    to 03:30, as pendulum does; an ambiguous one (01:30 on a fall-back day) takes the first, summer
+    occurrence. Both are the readings a nurse looking at the ward clock would make.
+    """
+    return pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=timezone)
+
+
+def offset_date(start: date, offset: Offset) -> date:
+    """``start`` moved by calendar months and days (month-end clamps: Jan 31 + 1 month = Feb 28/29)."""
+    moved = pendulum.Date(start.year, start.month, start.day).add(months=offset.months, days=offset.days)
+    return date(moved.year, moved.month, moved.day)
+
+
+def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTime:
+    # Months and days move on the local calendar; hours are elapsed time (24 h toxicity check).
+    return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
+
+
+class Rescheduled(BaseModel):
+    """One planned administration moved by a reschedule (for the preview and the audit trail)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    old_target: date
+    new_target: date
+    old_window: tuple[date, date]
+    new_window: tuple[date, date]
+
+
+def reschedule(
+    planned: list[AdministrationDates], sequence: int, given_on: date, policy: ReschedulePolicy
+) -> list[Rescheduled]:
+    """Changes to the doses after ``sequence`` when it was given on ``given_on``, under ``policy``.
+
+    Returns only the doses that move; applying them is the caller's (audited) decision.
+    """
+    by_sequence = {dates.sequence: dates for dates in planned}
+    if sequence not in by_sequence:
+        raise DosingError("dose", f"one of doses 1-{len(planned)}", f"there is no dose {sequence}")
+    delay = (given_on - by_sequence[sequence].target_date).days
+    if delay == 0 or policy is ReschedulePolicy.KEEP_ORIGINAL:
+        return []
+    changes = []
+    for dates in planned:
+        if dates.sequence <= sequence:
+            continue
+        new_target = add_days(dates.target_date, delay)
+        new_window = (add_days(dates.earliest, delay), add_days(dates.latest, delay))
+        if policy is ReschedulePolicy.CLAMP_TO_WINDOW:
+            new_target = min(max(new_target, dates.earliest), dates.latest)
+            new_window = (dates.earliest, dates.latest)
+        if new_target != dates.target_date or new_window != (dates.earliest, dates.latest):
+            changes.append(
+                Rescheduled(
+                    sequence=dates.sequence,
+                    old_target=dates.target_date,
+                    new_target=new_target,
+                    old_window=(dates.earliest, dates.latest),
+                    new_window=new_window,
+                )
+            )
+    return changes
+
+
+def apply_reschedule(
+    planned: list[AdministrationDates], changes: list[Rescheduled]
+) -> list[AdministrationDates]:
+    moved = {change.sequence: change for change in changes}
+    result = []
+    for dates in planned:
+        change = moved.get(dates.sequence)
+        if change is None:
+            result.append(dates)
+        else:
+            result.append(
+                dates.model_copy(
+                    update={
+                        "target_date": change.new_target,
+                        "earliest": change.new_window[0],
+                        "latest": change.new_window[1],
+                    }
+                )
+            )
+    return result

@@ -1,0 +1,1 @@
+"""Protocol definitions, one YAML file per trial, validated by dosing.protocol.Protocol."""
