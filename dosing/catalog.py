@@ -16,13 +16,25 @@ import yaml
 from pydantic import ValidationError
 
 from dosing.errors import DosingError, ProtocolError
-from dosing.protocol import Protocol
+from dosing.protocol import FieldRuleError, Protocol
 
 
 def _validation_message(error: ValidationError) -> tuple[str, str]:
-    first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "protocol"
-    return location, first["msg"]
+    errors = error.errors()
+    # In a union (a window is either before/after or earliest/latest days) pydantic reports every
+    # member; a broken rule says more than "field required" for the member the author did not mean.
+    first = next((e for e in errors if e["type"] == "value_error"), errors[0])
+    # Drop the union-member tags pydantic puts in a location ("TargetWindow", "function-after[...]").
+    parts = [
+        str(part) for part in first["loc"] if isinstance(part, int) or not (part[:1].isupper() or "[" in part)
+    ]
+    message = first["msg"]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldRuleError):
+        # A rule between fields is raised by the model that holds them; it names the field itself.
+        parts.append(cause.location)
+        message = str(cause)
+    return ".".join(parts) or "protocol", message
 
 
 def parse_protocol(text: str, *, source: str) -> Protocol:

@@ -32,6 +32,18 @@ from dosing.units import (
 )
 
 
+class FieldRuleError(ValueError):
+    """A rule between fields, broken at ``location`` (a dotted path such as ``administrations.0.day``).
+
+    Pydantic reports a model-level validator at the model itself; the catalog reads ``location`` from
+    this error so a protocol author is told which field to fix, not just "protocol".
+    """
+
+    def __init__(self, location: str, message: str) -> None:
+        self.location = location
+        super().__init__(message)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -188,15 +200,16 @@ class Product(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Product:
         if self.doses_viable_cells and self.kind is not ProductKind.MSC_CELLS:
-            raise ValueError("doses_viable_cells applies to cell products only")
+            raise FieldRuleError("doses_viable_cells", "doses_viable_cells applies to cell products only")
         if self.reference_concentration is not None:
             concentration = parse_concentration(
                 self.reference_concentration, field="product.reference_concentration"
             )
             if concentration.amount_unit is not self.amount_unit:
-                raise ValueError(
+                raise FieldRuleError(
+                    "reference_concentration",
                     f"reference_concentration is per mL of {concentration.amount_unit.noun}, "
-                    f"the product is counted in {self.amount_unit.noun}"
+                    f"the product is counted in {self.amount_unit.noun}",
                 )
         return self
 
@@ -221,7 +234,7 @@ class TargetWindow(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> TargetWindow:
         if self.earliest_day > self.latest_day:
-            raise ValueError("earliest_day must not be after latest_day")
+            raise FieldRuleError("earliest_day", "earliest_day must not be after latest_day")
         return self
 
 
@@ -303,11 +316,11 @@ class Arm(_Model):
     @model_validator(mode="after")
     def _dose_matches_role(self) -> Arm:
         if self.role is ArmRole.EXPERIMENTAL and self.dose is None:
-            raise ValueError(f"experimental arm {self.id!r} needs a dose rule")
+            raise FieldRuleError("dose", f"experimental arm {self.id!r} needs a dose rule")
         if self.role is ArmRole.CONTROL and self.dose is not None:
-            raise ValueError(f"control arm {self.id!r} must not carry a product dose")
+            raise FieldRuleError("dose", f"control arm {self.id!r} must not carry a product dose")
         if self.placebo is not None and self.role is not ArmRole.CONTROL:
-            raise ValueError("only a control arm can have a placebo")
+            raise FieldRuleError("placebo", "only a control arm can have a placebo")
         return self
 
     @property
@@ -324,7 +337,8 @@ class Allocation(_Model):
     @model_validator(mode="after")
     def _blocks(self) -> Allocation:
         if self.method == "permuted_blocks" and (self.block_size is None or self.seed is None):
-            raise ValueError("permuted_blocks needs block_size and seed")
+            missing = "block_size" if self.block_size is None else "seed"
+            raise FieldRuleError(missing, "permuted_blocks needs block_size and seed")
         return self
 
 
@@ -413,18 +427,21 @@ class Protocol(_Model):
         _check_unique("sites", [site.id for site in self.sites])
         arm_ids = [arm.id for arm in self.arms]
         _check_unique("arms", arm_ids)
-        for spec in self.administrations:
-            _check_offset_convention(spec, self.anchor.day_numbering)
-        for arm in self.arms:
-            _check_dose_rule(arm, self.product, len(self.administrations))
+        for index, spec in enumerate(self.administrations):
+            _check_offset_convention(spec, self.anchor.day_numbering, f"administrations.{index}")
+        for index, arm in enumerate(self.arms):
+            _check_dose_rule(arm, self.product, len(self.administrations), f"arms.{index}.dose")
         if self.escalation is not None:
             unknown = [arm_id for arm_id in self.escalation.order if arm_id not in arm_ids]
             if unknown:
-                raise ValueError(f"escalation.order names unknown arms {unknown}")
+                raise FieldRuleError("escalation.order", f"escalation.order names unknown arms {unknown}")
         if self.allocation.method == "permuted_blocks":
             ratio_sum = sum(arm.ratio for arm in self.arms)
             if self.allocation.block_size is not None and self.allocation.block_size % ratio_sum:
-                raise ValueError(f"allocation.block_size must be a multiple of the ratio sum {ratio_sum}")
+                raise FieldRuleError(
+                    "allocation.block_size",
+                    f"allocation.block_size must be a multiple of the ratio sum {ratio_sum}",
+                )
         return self
 
     def arm(self, arm_id: str) -> Arm:
@@ -454,30 +471,38 @@ class Protocol(_Model):
 def _check_unique(what: str, ids: list[str]) -> None:
     duplicates = sorted({item for item in ids if ids.count(item) > 1})
     if duplicates:
-        raise ValueError(f"{what}: duplicate ids {duplicates}")
+        raise FieldRuleError(what, f"{what}: duplicate ids {duplicates}")
 
 
-def _check_offset_convention(spec: AdministrationSpec, numbering: DayNumbering) -> None:
+def _check_offset_convention(spec: AdministrationSpec, numbering: DayNumbering, at: str) -> None:
     if numbering is DayNumbering.ANCHOR_IS_WEEK_0:
         if spec.week is None:
-            raise ValueError(f"{spec.label}: anchor_is_week_0 counts in weeks; give week, not day")
+            raise FieldRuleError(
+                f"{at}.week", f"{spec.label}: anchor_is_week_0 counts in weeks; give week, not day"
+            )
         if spec.week < 0:
-            raise ValueError(f"{spec.label}: week must be >= 0")
+            raise FieldRuleError(f"{at}.week", f"{spec.label}: week must be >= 0")
         return
     if spec.day is None:
-        raise ValueError(f"{spec.label}: {numbering.value} counts in days; give day, not week")
+        raise FieldRuleError(
+            f"{at}.day", f"{spec.label}: {numbering.value} counts in days; give day, not week"
+        )
     if numbering is DayNumbering.ANCHOR_IS_DAY_1 and spec.day < 1:
-        raise ValueError(
-            f"{spec.label}: with anchor_is_day_1 there is no day {spec.day} (day 1 is the anchor)"
+        raise FieldRuleError(
+            f"{at}.day",
+            f"{spec.label}: with anchor_is_day_1 there is no day {spec.day} (day 1 is the anchor)",
         )
     if isinstance(spec.window, TargetWindow):
         if not spec.window.earliest_day <= spec.day <= spec.window.latest_day:
-            raise ValueError(f"{spec.label}: day {spec.day} is outside its own window")
+            raise FieldRuleError(f"{at}.window", f"{spec.label}: day {spec.day} is outside its own window")
         if numbering is DayNumbering.ANCHOR_IS_DAY_1 and spec.window.earliest_day < 1:
-            raise ValueError(f"{spec.label}: with anchor_is_day_1 there is no day {spec.window.earliest_day}")
+            raise FieldRuleError(
+                f"{at}.window.earliest_day",
+                f"{spec.label}: with anchor_is_day_1 there is no day {spec.window.earliest_day}",
+            )
 
 
-def _check_dose_rule(arm: Arm, product: Product, administration_count: int) -> None:
+def _check_dose_rule(arm: Arm, product: Product, administration_count: int, at: str) -> None:
     rule = arm.dose
     units: list[AmountUnit] = []
     if isinstance(rule, PerKgFixed):
@@ -490,21 +515,27 @@ def _check_dose_rule(arm: Arm, product: Product, administration_count: int) -> N
         units = [rule.total.unit]
         if rule.split == "listed":
             if not rule.amounts or len(rule.amounts) != administration_count:
-                raise ValueError(f"arm {arm.id}: listed split needs one amount per administration")
+                raise FieldRuleError(
+                    f"{at}.amounts", f"arm {arm.id}: listed split needs one amount per administration"
+                )
             if sum((a.value for a in rule.amounts), Decimal(0)) != rule.total.value:
-                raise ValueError(f"arm {arm.id}: listed amounts do not add up to the total {rule.total}")
+                raise FieldRuleError(
+                    f"{at}.amounts", f"arm {arm.id}: listed amounts do not add up to the total {rule.total}"
+                )
             units += [a.unit for a in rule.amounts]
         else:
             share = rule.total.value / administration_count
             # An equal split must be exact, or the last dose would silently differ from the others.
             if share * administration_count != rule.total.value or share.as_tuple().exponent < -6:  # type: ignore[operator]
-                raise ValueError(
+                raise FieldRuleError(
+                    f"{at}.split",
                     f"arm {arm.id}: {rule.total} does not split exactly into {administration_count} "
-                    "administrations; use split: listed with explicit amounts"
+                    "administrations; use split: listed with explicit amounts",
                 )
     for unit in units:
         if unit is not product.amount_unit:
-            raise ValueError(
+            raise FieldRuleError(
+                at,
                 f"arm {arm.id}: dose counted in {unit.noun} but {product.name} is counted in "
-                f"{product.amount_unit.noun}"
+                f"{product.amount_unit.noun}",
             )

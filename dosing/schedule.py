@@ -115,7 +115,16 @@ def local_start(day: date, at: time, timezone: str) -> pendulum.DateTime:
     to 03:30, as pendulum does; an ambiguous one (01:30 on a fall-back day) takes the first, summer
     occurrence. Both are the readings a nurse looking at the ward clock would make.
     """
-    return pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=timezone)
+    # pendulum's default (fold=1) moves a gap forward but reads an ambiguous time as its second,
+    # winter occurrence; fold=0 gives the first occurrence but moves a gap backward. Take each where right.
+    later = pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=timezone)
+    earlier = pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=timezone, fold=0)
+    if (earlier.hour, earlier.minute) == (
+        later.hour,
+        later.minute,
+    ) and earlier.timestamp() < later.timestamp():
+        return earlier
+    return later
 
 
 def offset_date(start: date, offset: Offset) -> date:

@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, PlainSerializer, computed_field, field_validator
 
 from dosing.errors import UnitError
 
@@ -238,6 +238,8 @@ class DosePerKg(_Quantity):
     def _positive(cls, value: Decimal) -> Decimal:
         return _check_finite_positive(value, "dose per kg")
 
+    # Serialized too, so every quantity in JSON reads {value, unit} like the others.
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unit(self) -> str:
         return f"{self.amount_unit.value}/kg"
@@ -269,6 +271,8 @@ class Concentration(_Quantity):
             raise UnitError("concentration", "concentration > 0", f"{value} per mL cannot supply a dose")
         return _check_finite_positive(value, "concentration")
 
+    # Serialized too, so every quantity in JSON reads {value, unit} like the others.
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unit(self) -> str:
         return f"{self.amount_unit.value}/mL"
