@@ -86,7 +86,9 @@ class CalendarEvent(BaseModel):
                 raise ValueError("an all-day event has dates, not date-times")
         elif not all(timed):
             raise ValueError("a timed event has date-times")
-        if self.end <= self.start:
+        # Compare instants: aware datetimes in one zone compare by wall clock, and on a fall-back
+        # night 01:00 (second, GMT) is later than 01:30 (first, BST).
+        if _instant(self.end) <= _instant(self.start):
             raise ValueError("an event ends after it starts")
         return self
 
@@ -111,6 +113,10 @@ class CalendarEvent(BaseModel):
             return self.start.astimezone(UTC), self.uid
         midnight = datetime(self.start.year, self.start.month, self.start.day, tzinfo=ZoneInfo(self.timezone))
         return midnight.astimezone(UTC), self.uid
+
+
+def _instant(moment: datetime | date) -> datetime | date:
+    return moment.astimezone(UTC) if isinstance(moment, datetime) else moment
 
 
 def event_uid(protocol_id: str, subject_code: str, item: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from icalendar import Alarm, Calendar, Event, Timezone
@@ -42,13 +42,29 @@ def _timezones(events: Sequence[CalendarEvent]) -> list[Timezone]:
     return [vtimezone(tzid, low, high) for tzid, (low, high) in sorted(years.items())]
 
 
+def unambiguous(moment: datetime | date) -> datetime | date:
+    """``moment`` as every client will read it back: a local time that happens twice is written in UTC.
+
+    RFC 5545 says an ambiguous local time (01:30 on a fall-back night) means its first occurrence,
+    but ical.js (Thunderbird) and libical (Evolution) both read the second: the same TZID text would
+    be two instants an hour apart depending on the client. UTC is one instant for all of them, and
+    a client still shows it at the site's wall time. Only times inside a fall-back hour are affected.
+    """
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        return moment
+    other = moment.replace(fold=1 - moment.fold)
+    if other.utcoffset() == moment.utcoffset():
+        return moment
+    return moment.astimezone(UTC)
+
+
 def vevent(
     event: CalendarEvent, *, alarm_minutes: int | None = None, alarm_text: str = DEFAULT_ALARM_TEXT
 ) -> Event:
     component = Event.new(
         uid=event.uid,
-        start=event.start,
-        end=event.end,
+        start=unambiguous(event.start),
+        end=unambiguous(event.end),
         stamp=event.stamp,
         last_modified=event.stamp,
         sequence=event.sequence,
