@@ -1,0 +1,275 @@
+"""Requests into the ledger and views out of it: validated pydantic models, never table rows.
+
+Table models do not validate (SQLModel), so every use case takes one of these requests, validated on
+construction, and every read returns views whose quantities carry their units.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from dosing.errors import DoseWarning
+from dosing.protocol import ReschedulePolicy
+from dosing.status import DoseStatus
+from dosing.units import Amount, DosePerKg, Volume, Weight
+
+SUBJECT_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Who does it (audit log); the CLI's --by, default $USER.
+    actor: str = Field(min_length=1, max_length=128)
+    #: The moment the change is recorded (the CLI's --as-of, default now).
+    as_of: AwareDatetime
+
+
+def _text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+class EnrollmentRequest(_Request):
+    protocol_id: str
+    subject_code: str = Field(pattern=SUBJECT_CODE)
+    #: None: from the randomization list (randomized studies), the open cohort (escalation) or the only arm.
+    arm: str | None = None
+    weight: Weight
+    weight_measured_on: date | None = None
+    anchor: date | AwareDatetime
+    site: str | None = None
+    dose_per_kg: DosePerKg | None = None
+    #: Give an arm on a randomized study anyway (audited, needs a reason).
+    override_allocation: bool = False
+    reason: str | None = None
+
+    _strip = field_validator("reason")(_text)
+
+
+class GivenRequest(_Request):
+    subject_code: str
+    sequence: int = Field(ge=1)
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    #: Default: the ordered dose (a partial dose states what was given).
+    amount: Amount | None = None
+    volume: Volume | None = None
+    partial: bool = False
+    lot: str | None = Field(default=None, max_length=64)
+    din: str | None = Field(default=None, max_length=32)
+    route: str | None = Field(default=None, max_length=32)
+    given_by: str | None = Field(default=None, max_length=128)
+    infusion_reaction: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class SkipRequest(_Request):
+    subject_code: str
+    sequence: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=500)
+    #: When the decision not to give was taken (default: as_of).
+    decided_at: AwareDatetime | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a skipped dose needs a reason")
+        return value.strip()
+
+
+class CorrectionRequest(_Request):
+    """A new record that replaces the effective record of a dose; fields left out are carried over."""
+
+    subject_code: str
+    sequence: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=500)
+    #: What the record becomes: still given (with corrected details), skipped, or void (entered in error).
+    becomes: Literal["given", "skipped", "void"] = "given"
+    #: The record being corrected, when the caller wants to be sure it is still the effective one.
+    record_id: int | None = None
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    amount: Amount | None = None
+    volume: Volume | None = None
+    partial: bool | None = None
+    lot: str | None = None
+    din: str | None = None
+    route: str | None = None
+    given_by: str | None = None
+    infusion_reaction: str | None = None
+    notes: str | None = None
+    skip_reason: str | None = None
+
+
+class RescheduleRequest(_Request):
+    subject_code: str
+    sequence: int = Field(ge=1)
+    #: The day the delayed dose was (or will be) given; default: its recorded administration.
+    given_on: date | None = None
+    #: Default: the protocol's policy; another one needs a reason.
+    policy: ReschedulePolicy | None = None
+    reason: str | None = None
+
+
+class CohortReviewRequest(_Request):
+    protocol_id: str
+    cohort: int = Field(ge=1)
+    safe: bool
+    reviewed_on: date
+    notes: str | None = None
+
+
+# --- views ------------------------------------------------------------------------------------------
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Enrollment(_View):
+    subject_code: str
+    protocol_id: str
+    arm: str
+    #: randomization | override | escalation | given | only arm
+    arm_source: str
+    randomization_number: int | None
+    cohort: int | None
+    cohort_position: int | None
+    site: str
+    timezone: str
+    anchor_date: date
+    weight: Weight
+    weight_measured_on: date | None
+    enrolled_at: datetime
+    planned_doses: int
+    planned_assessments: int
+    warnings: list[DoseWarning] = []
+
+
+class GivenView(_View):
+    record_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    amount: Amount | None
+    volume: Volume | None
+    partial: bool
+    lot: str | None
+    din: str | None
+    route: str | None
+    given_by: str | None
+    infusion_reaction: str | None
+    notes: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class DoseView(_View):
+    planned_id: int | None
+    sequence: int
+    label: str
+    study_day: str
+    target_date: date
+    earliest: date
+    latest: date
+    #: Local start on the target day, in the site's zone.
+    planned_start: datetime
+    intervention: str
+    ordered_dose: Amount | None
+    final_volume: Volume | None
+    status: DoseStatus
+    given: GivenView | None
+    #: The effective skip record's id, when the dose was skipped.
+    skipped_record_id: int | None = None
+    revision: int
+    revised_at: datetime
+
+
+class AssessmentView(_View):
+    key: str
+    name: str
+    due: datetime
+    measures: list[str]
+    administration_sequence: int | None
+    revision: int
+    revised_at: datetime
+
+
+class SubjectView(_View):
+    subject_code: str
+    protocol_id: str
+    arm: str
+    site: str
+    timezone: str
+    enrolled_at: datetime
+    weight: Weight
+    weight_measured_on: date | None
+    anchor_date: date
+    cohort: int | None
+    randomization_number: int | None
+    doses: list[DoseView]
+    assessments: list[AssessmentView]
+
+
+class OverdueRow(_View):
+    subject_code: str
+    protocol_id: str
+    site: str
+    sequence: int
+    label: str
+    target_date: date
+    latest: date
+    state: str
+    days_late: int
+    given_on: date | None = None
+
+
+class MissedDose(_View):
+    subject_code: str
+    protocol_id: str
+    site: str
+    sequence: int
+    label: str
+    latest: date
+    days_late: int
+    audit_id: int
+
+
+class RescheduleChange(_View):
+    sequence: int
+    label: str
+    old_target: date
+    new_target: date
+    old_window: tuple[date, date]
+    new_window: tuple[date, date]
+
+
+class ReschedulePreview(_View):
+    subject_code: str
+    sequence: int
+    given_on: date
+    delay_days: int
+    policy: ReschedulePolicy
+    changes: list[RescheduleChange]
+    applied: bool
+    audit_id: int | None = None
+
+
+class AuditView(_View):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    protocol_id: str | None
+    subject_code: str | None
+    entity: str
+    entity_id: int | None
+    reason: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

@@ -1,0 +1,232 @@
+"""Table rows of the dose ledger. Rows are only ever inserted: nothing is updated in place or deleted.
+
+Table models do not validate (SQLModel), so the ledger validates requests with pydantic models first
+and builds rows from validated values only. Exact quantities are stored as decimal text (``4.96E+7``)
+because SQLite has no exact decimal type; they are never compared in SQL.
+
+Why the ledger cannot record a dose twice, even with two nurses pressing enter at the same moment:
+every outcome of a planned dose (given or skipped) takes the next ``slot`` of that dose, and
+``(planned_id, slot)`` is unique; a correction names the record it corrects and ``corrects_id`` is unique,
+so a record is corrected once and later corrections form a chain. Reschedules and corrections leave
+``slot`` empty (NULLs never collide in a unique constraint, on SQLite or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal stored as text, on every database alike."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Subject(SQLModel, table=True):
+    __tablename__ = "subjects"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    protocol_id: str = Field(max_length=64, index=True)
+    created_at: datetime
+
+
+class Enrollment(SQLModel, table=True):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # Randomization numbers are handed out once per study: a second enrollment racing for the
+        # same number fails here, not in a count that two processes both read.
+        UniqueConstraint("protocol_id", "randomization_number", name="uq_enrollments_randomization"),
+        # Escalation cohorts cannot be overfilled by concurrent enrollments.
+        UniqueConstraint("protocol_id", "cohort", "cohort_position", name="uq_enrollments_cohort_position"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subjects.id", unique=True)
+    protocol_id: str = Field(max_length=64)
+    arm: str = Field(max_length=64)
+    arm_role: str = Field(max_length=16)
+    #: The dose level as written ("8 x10^5 cells/kg"); None for fixed or split doses and controls.
+    dose_level: str | None = Field(default=None, max_length=64)
+    #: Escalation cohort (1-based, in escalation.order; len(order) + 1 is the expansion); else None.
+    cohort: int | None = None
+    cohort_position: int | None = None
+    randomization_number: int | None = None
+    allocation_overridden: bool = False
+    weight_kg: Decimal = Field(sa_type=DecimalText)
+    weight_measured_on: date | None = None
+    anchor_date: date
+    site: str = Field(max_length=64, index=True)
+    timezone: str = Field(max_length=64)
+    enrolled_at: datetime
+    enrolled_by: str = Field(max_length=128)
+
+
+class PlannedAdministration(SQLModel, table=True):
+    __tablename__ = "planned_administrations"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "sequence", name="uq_planned_administrations_sequence"),
+        # The overdue sweep walks planned doses by window end (rowid rides along in the index).
+        Index("ix_planned_administrations_latest", "latest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollments.id")
+    subject_id: int = Field(foreign_key="subjects.id", index=True)
+    sequence: int
+    label: str = Field(max_length=200)
+    study_day: str = Field(max_length=32)
+    target_date: date
+    earliest: date
+    latest: date
+    planned_start: datetime
+    intervention: str = Field(max_length=16)
+    dose_per_kg: str | None = Field(default=None, max_length=64)
+    ordered_dose_value: Decimal | None = Field(default=None, sa_type=DecimalText)
+    ordered_dose_unit: str | None = Field(default=None, max_length=16)
+    final_volume_ml: Decimal | None = Field(default=None, sa_type=DecimalText)
+
+
+class PlannedAssessment(SQLModel, table=True):
+    __tablename__ = "planned_assessments"
+    __table_args__ = (UniqueConstraint("enrollment_id", "key", name="uq_planned_assessments_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollments.id")
+    subject_id: int = Field(foreign_key="subjects.id", index=True)
+    #: Stable within the subject (calendars build UIDs from it).
+    key: str = Field(max_length=160)
+    name: str = Field(max_length=200)
+    due: datetime
+    due_date: date
+    after: str = Field(max_length=32)
+    offset_months: int = 0
+    offset_days: int = 0
+    offset_hours: int = 0
+    offset_text: str = Field(max_length=64)
+    measures: list[str] | None = _json()
+    source: str = Field(max_length=500)
+    administration_sequence: int | None = None
+
+
+class AdministrationEvent(SQLModel, table=True):
+    """What happened to a planned dose: given, skipped, corrected or rescheduled. Insert-only."""
+
+    __tablename__ = "administration_events"
+    __table_args__ = (
+        UniqueConstraint("planned_id", "slot", name="uq_administration_events_outcome_slot"),
+        UniqueConstraint("corrects_id", name="uq_administration_events_corrects"),
+        # Outcomes recorded after the window that was in effect: the overdue sweep finds late doses
+        # through this small partial index instead of reading every administration.
+        Index(
+            "ix_administration_events_late",
+            "planned_id",
+            sqlite_where=text("local_date > window_latest"),
+            postgresql_where=text("local_date > window_latest"),
+        ),
+        Index(
+            "ix_administration_events_changes",
+            "planned_id",
+            sqlite_where=text("kind IN ('correction', 'reschedule')"),
+            postgresql_where=text("kind IN ('correction', 'reschedule')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    planned_id: int = Field(foreign_key="planned_administrations.id")
+    subject_id: int = Field(foreign_key="subjects.id", index=True)
+    #: given | skipped | correction | reschedule
+    kind: str = Field(max_length=16)
+    #: 0 for the first outcome of a dose, 1 after that one was voided by a correction, ...; None otherwise.
+    slot: int | None = None
+    corrects_id: int | None = Field(default=None, foreign_key="administration_events.id")
+    #: For a correction: what the corrected record becomes (given | skipped | void).
+    corrected_kind: str | None = Field(default=None, max_length=16)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    #: Site-local day of the start (given) or of the decision (skipped).
+    local_date: date | None = None
+    #: The window's last day in effect when the record was written (for the late-dose index).
+    window_latest: date | None = None
+    amount_value: Decimal | None = Field(default=None, sa_type=DecimalText)
+    amount_unit: str | None = Field(default=None, max_length=16)
+    volume_ml: Decimal | None = Field(default=None, sa_type=DecimalText)
+    partial: bool = False
+    lot: str | None = Field(default=None, max_length=64)
+    din: str | None = Field(default=None, max_length=32)
+    route: str | None = Field(default=None, max_length=32)
+    given_by: str | None = Field(default=None, max_length=128)
+    infusion_reaction: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=500)
+    #: For a reschedule: the dose's new target and window.
+    new_target: date | None = None
+    new_earliest: date | None = None
+    new_latest: date | None = None
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=128)
+
+
+class CohortReview(SQLModel, table=True):
+    """A safety review of one dose-escalation cohort (the latest one for a cohort counts)."""
+
+    __tablename__ = "cohort_reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol_id: str = Field(max_length=64, index=True)
+    cohort: int
+    arm: str = Field(max_length=64)
+    safe: bool
+    reviewed_on: date
+    notes: str | None = Field(default=None, max_length=2000)
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=128)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when and why, with the state before and after. Insert-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject_code", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64, index=True)
+    protocol_id: str | None = Field(default=None, max_length=64)
+    subject_code: str | None = Field(default=None, max_length=64)
+    entity: str = Field(max_length=64)
+    entity_id: int | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    before: dict[str, Any] | None = _json()
+    after: dict[str, Any] | None = _json()
+    #: For the missed-dose sweep: the planned dose this entry reports (each is reported once).
+    missed_planned_id: int | None = Field(default=None, unique=True)
+
+
+TABLES = [
+    Subject,
+    Enrollment,
+    PlannedAdministration,
+    PlannedAssessment,
+    AdministrationEvent,
+    CohortReview,
+    AuditEntry,
+]
