@@ -1,0 +1,123 @@
+"""Time to export a 10,000-event ward calendar through ``calendars``, against bare icalendar calls.
+
+    python benchmarks/bench_calendar.py [--events 10000] [--repeat 3]
+
+Prints the best of ``--repeat`` runs for: building the events (``calendars.events`` from plans),
+serialising them (``calendars.ics.to_ical``), and serialising the same events with bare icalendar
+calls (``Event()``/``add()``, ``add_missing_timezones()``), then the ratio of the export to the bare calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from icalendar import Calendar, Event
+
+from calendars.events import CalendarEvent, plan_events
+from calendars.ics import to_ical, vtimezone
+from dosing.catalog import get_protocol
+from dosing.plan import PatientInputs, PatientPlan, plan_patient
+from dosing.units import Weight, parse_dose_per_kg
+
+STAMP = datetime(2026, 11, 1, 8, tzinfo=UTC)
+
+
+def ward_plans(event_count: int) -> tuple[list[tuple[str, PatientPlan]], int]:
+    protocol = get_protocol("MSC-ACLF-WEEKLY")
+    per_kg = parse_dose_per_kg("5 x10^5 cells/kg")
+    plans = []
+    total = 0
+    subject = 0
+    while total < event_count:
+        subject += 1
+        anchor = date(2027, 1, 4) + timedelta(days=subject % 365)
+        plan = plan_patient(
+            protocol, PatientInputs(arm="msc", weight=Weight.kg(70), anchor=anchor, dose_per_kg=per_kg)
+        )
+        plans.append((f"S-{subject:05d}", plan))
+        total += len(plan.administrations) + len(plan.assessments)
+    return plans, subject
+
+
+def build_events(plans: list[tuple[str, PatientPlan]], event_count: int) -> list[CalendarEvent]:
+    protocol = get_protocol("MSC-ACLF-WEEKLY")
+    events: list[CalendarEvent] = []
+    for code, plan in plans:
+        events += plan_events(protocol, plan, subject_code=code, revised_at=STAMP)
+    return events[:event_count]
+
+
+def bare(events: list[CalendarEvent]) -> bytes:
+    """The same VEVENTs with plain icalendar calls: what any exporter has to pay for."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//bench//bare icalendar//EN")
+    calendar.add("version", "2.0")
+    for item in events:
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstart", item.start)
+        event.add("dtend", item.end)
+        event.add("dtstamp", item.stamp)
+        event.add("last-modified", item.stamp)
+        event.add("sequence", item.sequence)
+        event.add("status", item.status.value)
+        event.add("summary", item.summary)
+        event.add("description", item.description)
+        calendar.add_component(event)
+    first = min(item.first_day for item in events)
+    last = max(item.last_day for item in events)
+    calendar.add_missing_timezones(first_date=date(first.year, 1, 1), last_date=date(last.year + 1, 1, 1))
+    serialised: bytes = calendar.to_ical()
+    return serialised
+
+
+def best(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
+    times = []
+    result: object = None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    plans, subjects = ward_plans(args.events)
+    events = build_events(plans, args.events)
+    vtimezone.cache_clear()
+    cold_started = time.perf_counter()
+    to_ical(events, name="ward")
+    cold = time.perf_counter() - cold_started
+
+    build_time, _ = best(args.repeat, lambda: build_events(plans, args.events))
+    ics_time, _ = best(args.repeat, lambda: to_ical(events, name="ward", alarm_minutes=120))
+    ics_plain_time, ics = best(args.repeat, lambda: to_ical(events, name="ward"))
+    bare_time, bare_ics = best(args.repeat, lambda: bare(events))
+    assert isinstance(ics, bytes) and isinstance(bare_ics, bytes)
+
+    print(f"ward calendar: {len(events)} events, {subjects} subjects, best of {args.repeat}")
+    print(f"  build events (calendars.events, from plans)   {build_time * 1000:8.0f} ms")
+    print(f"  serialise (calendars.ics.to_ical)              {ics_plain_time * 1000:8.0f} ms")
+    print(f"  serialise with 2 h reminders                   {ics_time * 1000:8.0f} ms")
+    print(f"  first export, VTIMEZONE not yet cached         {cold * 1000:8.0f} ms")
+    print(f"  export total (build + serialise)               {(build_time + ics_plain_time) * 1000:8.0f} ms")
+    print(f"  bare icalendar calls, same events              {bare_time * 1000:8.0f} ms")
+    print(f"  ratio serialise / bare                         {ics_plain_time / bare_time:8.2f}")
+    print(
+        f"  ratio export total / bare                      {(build_time + ics_plain_time) / bare_time:8.2f}"
+    )
+    print(f"  file size {len(ics) / 1e6:.1f} MB (bare {len(bare_ics) / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
