@@ -30,10 +30,11 @@ def _validation_message(error: ValidationError) -> tuple[str, str]:
     ]
     message = first["msg"]
     cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, Exception):
+        message = str(cause)  # without pydantic's "Value error, " prefix
     if isinstance(cause, FieldRuleError):
         # A rule between fields is raised by the model that holds them; it names the field itself.
         parts.append(cause.location)
-        message = str(cause)
     return ".".join(parts) or "protocol", message
 
 
