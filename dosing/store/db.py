@@ -77,12 +77,9 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A read session (rolled back at the end)."""
+        """A read session; closing it ends the transaction and keeps loaded rows readable."""
         with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -79,6 +79,8 @@ __all__ = [
     "reschedule",
     "review_cohort",
     "site_views",
+    "subject_protocol",
+    "subject_timezone",
     "subject_view",
     "sweep_missed",
 ]
@@ -109,7 +111,9 @@ def _zone(name: str) -> Any:
 
 
 def _local_date(moment: datetime, timezone: str) -> date:
-    return moment.astimezone(_zone(timezone)).date()
+    local = moment.astimezone(_zone(timezone))
+    # A plain date: database drivers bind the stdlib type, not pendulum's subclass.
+    return date(local.year, local.month, local.day)
 
 
 def _local(moment: datetime, timezone: str) -> datetime:
@@ -1022,6 +1026,17 @@ def _views(
     return views
 
 
+def subject_timezone(store: Store, subject_code: str) -> str:
+    """The IANA zone of the subject's site (times typed at the bedside are read in it)."""
+    with store.session() as session:
+        return _subject(session, subject_code)[1].timezone
+
+
+def subject_protocol(store: Store, subject_code: str) -> str:
+    with store.session() as session:
+        return _subject(session, subject_code)[1].protocol_id
+
+
 def subject_view(store: Store, subject_code: str, as_of: datetime) -> SubjectView:
     """The subject's plan with the status of every dose as of ``as_of``."""
     _utc(as_of)
@@ -1086,7 +1101,8 @@ _CHANGED_CANDIDATES = text(
 
 def _overdue(session: Session, as_of: datetime) -> list[tuple[OverdueRow, int]]:
     # Every zone's local date is at most one day past the UTC date: a superset, narrowed exactly below.
-    cutoff = _utc(as_of).date() + timedelta(days=1)
+    utc = _utc(as_of)
+    cutoff = date(utc.year, utc.month, utc.day) + timedelta(days=1)
     candidates: set[int] = set()
     for statement, params in (
         (_MISSED_CANDIDATES, {"cutoff": cutoff}),

@@ -1,0 +1,54 @@
+"""``dosing db``: create or upgrade the store's schema, and show where it stands."""
+
+from __future__ import annotations
+
+import click
+
+from dosing.cli.output import emit_json, json_option
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group()
+def db() -> None:
+    """Database setup and migrations (DOSING_DATABASE_URL chooses the database)."""
+
+
+@db.command()
+@json_option
+def upgrade(as_json: bool) -> None:
+    """Create the schema or upgrade it to the newest revision (no record is ever dropped)."""
+    from dosing.store import open_store
+
+    store = open_store()
+    result = {"database": _safe_url(store.url), "revision": store.current_revision()}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"{result['database']}: at revision {result['revision']} (head)")
+
+
+@db.command()
+@json_option
+def current(as_json: bool) -> None:
+    """The database in use and its schema revision, without changing anything."""
+    from dosing.store import open_store
+
+    store = open_store(upgrade=False)
+    current_revision = store.current_revision()
+    head = store.head_revision()
+    result = {
+        "database": _safe_url(store.url),
+        "revision": current_revision,
+        "head": head,
+        "up_to_date": current_revision == head,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    state = "up to date" if current_revision == head else "needs `dosing db upgrade`"
+    click.echo(f"{result['database']}: revision {current_revision or 'none'}, head {head} ({state})")
