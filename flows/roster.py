@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dosing.catalog import get_protocol
 from dosing.cli.params import parse_date_or_instant
 from dosing.errors import DosingError
+from dosing.store.models import EnrollmentRequest
 from dosing.units import DosePerKg, Weight, parse_dose_per_kg, parse_weight
 
 REQUIRED_COLUMNS = ("subject_code", "protocol", "arm", "weight", "anchor", "site")
@@ -39,6 +40,9 @@ _ALIASES = {
 }
 
 
+_VALIDATION_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class RosterRow(BaseModel):
     """One subject to enroll, as typed in the roster, after validation (units explicit)."""
 
@@ -52,6 +56,20 @@ class RosterRow(BaseModel):
     anchor: date | datetime
     site: str | None
     dose_per_kg: DosePerKg | None = None
+
+    def to_request(self, *, actor: str, as_of: datetime) -> EnrollmentRequest:
+        """The store's enrollment request for this row (validated again by the store's own model)."""
+        return EnrollmentRequest(
+            actor=actor,
+            as_of=as_of,
+            protocol_id=self.protocol_id,
+            subject_code=self.subject_code,
+            arm=self.arm,
+            weight=self.weight,
+            anchor=self.anchor,
+            site=self.site,
+            dose_per_kg=self.dose_per_kg,
+        )
 
 
 class RejectedRow(BaseModel):
@@ -99,7 +117,10 @@ def _row_from_cells(line: int, cells: dict[str, str], allow_pounds: bool) -> Ros
         "site": cell("site") or None,
         "dose_per_kg": parse_dose_per_kg(dose_text, default_unit=unit) if dose_text else None,
     }
-    return RosterRow.model_validate(values)
+    row = RosterRow.model_validate(values)
+    # The store's own request model has the last word on what a valid enrollment looks like.
+    row.to_request(actor="roster", as_of=_VALIDATION_MOMENT)
+    return row
 
 
 def parse_roster(text: str, *, allow_pounds: bool = False) -> Roster:

@@ -1,0 +1,351 @@
+"""``dosing flows run NAME ...`` and ``dosing flows serve``: the Prefect flows from the command line.
+
+Prefect is imported only inside these commands (about 3 s), after the environment is set: telemetry
+off, a generous start-up time for the temporary server, and Prefect's own logging quiet so that a
+pharmacist sees the result, not the orchestrator's chatter or its shutdown tracebacks.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dosing.cli.output import emit_json, json_option, table
+from dosing.errors import DosingError
+
+_verbose_option = click.option(
+    "--verbose", is_flag=True, help="Show Prefect's own log (flow and task runs, retries)."
+)
+_database_option = click.option(
+    "--database-url",
+    envvar="DOSING_DATABASE_URL",
+    help="Store URL (default: DOSING_DATABASE_URL, else the local SQLite file).",
+)
+
+
+def prepare_prefect_environment(*, verbose: bool = False) -> None:
+    """Environment for Prefect, set before it is first imported (its settings are read at import)."""
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # The temporary server takes 15-30 s to start on a small machine (Prefect's default allows 20 s).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    level = "INFO" if verbose else "CRITICAL"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+
+
+def _silence_shutdown() -> None:
+    # The temporary server stops at interpreter exit and may log "Error flushing events" with a
+    # traceback while it does; the result has been printed by then. Exit handlers run last-in
+    # first-out, so this one (registered after the flow started the server) runs before the stop.
+    atexit.register(logging.disable, logging.CRITICAL)
+
+
+def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool) -> dict[str, Any]:
+    prepare_prefect_environment(verbose=verbose)
+    try:
+        return flow_call()
+    finally:
+        if not verbose:
+            _silence_shutdown()
+
+
+def _as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError(
+            "as of", "ISO 8601 date-time with offset", f"{text!r} is not a date-time"
+        ) from error
+    if moment.tzinfo is None:
+        raise DosingError("as of", "ISO 8601 date-time with offset", f"{text!r} has no UTC offset")
+    return moment
+
+
+def _clock(text: str, field: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError(field, "local time HH:MM", f"{text!r} is not a time of day") from error
+
+
+@click.group()
+def flows() -> None:
+    """Run or serve the Prefect flows (enroll a roster, prep list, calendars, missed-dose sweep)."""
+
+
+@flows.group()
+def run() -> None:
+    """Run one flow now, on Prefect's temporary local server unless PREFECT_API_URL names one."""
+
+
+@run.command("enroll-roster")
+@click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_database_option
+@click.option(
+    "--calendars",
+    "calendar_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each enrolled subject's and each site's .ics into this folder.",
+)
+@click.option("--batch-size", default=500, show_default=True, help="Subjects per task.")
+@click.option("--allow-pounds", is_flag=True, help="Accept weights in lb and convert them to kg.")
+@_verbose_option
+@json_option
+def enroll_roster_command(
+    roster: Path,
+    database_url: str | None,
+    calendar_dir: Path | None,
+    batch_size: int,
+    allow_pounds: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Enroll every subject of a CSV roster; bad rows are reported with their line numbers."""
+    if batch_size < 1:
+        raise DosingError("batch size", "batch size >= 1", f"{batch_size} subjects per task")
+
+    def call() -> dict[str, Any]:
+        from flows.enroll import enroll_roster
+
+        return enroll_roster(
+            str(roster),
+            database_url=database_url,
+            calendar_dir=str(calendar_dir) if calendar_dir else None,
+            batch_size=batch_size,
+            allow_pounds=allow_pounds,
+        )
+
+    summary = _run(call, verbose)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"enrolled {len(summary['enrolled'])}, already enrolled {len(summary['skipped'])}, "
+            f"rejected {len(summary['rejected'])} (of {summary['rows']} rows in {roster.name})"
+        )
+        for rejected in summary["rejected"]:
+            who = f" ({rejected['subject_code']})" if rejected.get("subject_code") else ""
+            click.echo(f"  line {rejected['line']}{who}: {rejected['field']}: {rejected['reason']}")
+        if summary.get("calendars"):
+            click.echo(
+                f"calendars: {summary['calendars']['files']} files in {summary['calendars']['folder']}"
+            )
+    if summary["rejected"]:
+        raise SystemExit(1)
+
+
+@run.command("prep")
+@click.option("--hours", default=24, show_default=True, help="Doses due within this many hours.")
+@click.option("--site", help="Only this site.")
+@click.option("--as-of", "as_of_text", help="Start of the period (default now), with its offset.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the list as CSV.")
+@_database_option
+@_verbose_option
+@json_option
+def prep_command(
+    hours: int,
+    site: str | None,
+    as_of_text: str | None,
+    out: Path | None,
+    database_url: str | None,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """The pharmacy prep list: doses due in the next N hours with their preparation figures."""
+    if hours < 1:
+        raise DosingError("hours", "hours >= 1", f"{hours} is not a period to prepare for")
+    as_of = _as_of(as_of_text)
+
+    def call() -> dict[str, Any]:
+        from flows.prep import pharmacy_prep_list
+
+        return pharmacy_prep_list(
+            hours=hours, as_of=as_of, site=site, out=str(out) if out else None, database_url=database_url
+        )
+
+    summary = _run(call, verbose)
+    if as_json:
+        emit_json(summary)
+        return
+    rows = [
+        (
+            d["planned_start"],
+            d["site"],
+            d["subject_code"],
+            d["label"],
+            d["ordered_dose"],
+            d["volume_to_draw"],
+            d["diluent"],
+            d["final_volume"],
+        )
+        for d in summary["doses"]
+    ]
+    click.echo(f"doses due from {summary['start']} to {summary['end']}: {len(rows)}")
+    if rows:
+        headers = ["planned start", "site", "subject", "dose", "ordered", "draw", "diluent", "final"]
+        click.echo(table(headers, rows))
+    if out:
+        click.echo(f"written to {out}")
+
+
+@run.command("calendars")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder.")
+@click.option("--site", help="Only this site's subjects.")
+@click.option("--as-of", "as_of_text", help="Statuses as of this moment (default now), with offset.")
+@_database_option
+@_verbose_option
+@json_option
+def calendars_command(
+    out: Path,
+    site: str | None,
+    as_of_text: str | None,
+    database_url: str | None,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Every subject's and every site's calendar (.ics) into a folder."""
+    as_of = _as_of(as_of_text)
+
+    def call() -> dict[str, Any]:
+        from flows.calendars import export_calendars
+
+        return export_calendars(str(out), site=site, as_of=as_of, database_url=database_url)
+
+    summary = _run(call, verbose)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"{summary['files']} calendars in {summary['folder']} "
+            f"({summary['written']} written, {summary['unchanged']} unchanged)"
+        )
+
+
+@run.command("sweep")
+@click.option("--as-of", "as_of_text", help="The moment to judge windows at (default now), with offset.")
+@_database_option
+@_verbose_option
+@json_option
+def sweep_command(as_of_text: str | None, database_url: str | None, verbose: bool, as_json: bool) -> None:
+    """Mark newly missed doses in the audit log and emit a dosing.dose.missed event for each."""
+    as_of = _as_of(as_of_text)
+
+    def call() -> dict[str, Any]:
+        from flows.sweep import missed_dose_sweep
+
+        return missed_dose_sweep(as_of=as_of, database_url=database_url)
+
+    summary = _run(call, verbose)
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(f"newly missed doses as of {summary['as_of']}: {summary['newly_missed']}")
+    overdue = ", ".join(f"{state.replace('_', ' ')} {count}" for state, count in summary["overdue"].items())
+    click.echo(f"overdue in all: {overdue or 'none'}")
+    for dose in summary["doses"]:
+        click.echo(
+            f"  {dose['subject_code']}  {dose.get('label', dose['sequence'])}  ({dose['protocol_id']})"
+        )
+
+
+@flows.command("serve")
+@click.option("--timezone", "timezone", help="The site's IANA time zone (default: the protocols' sites').")
+@click.option("--sweep-at", default="06:00", show_default=True, help="Local time of the daily sweep.")
+@click.option(
+    "--shift",
+    "shifts",
+    multiple=True,
+    default=("07:00", "15:00"),
+    show_default=True,
+    help="Local start of a pharmacy shift (repeat); the prep list runs then.",
+)
+@click.option("--prep-hours", default=8, show_default=True, help="Hours ahead each prep list covers.")
+@click.option("--site", help="Only this site's doses on the prep list.")
+@click.option("--prep-out", help="Write each prep list as CSV to this path.")
+@_database_option
+@click.option("--limit", type=int, help="Flow runs at once (default: no limit).")
+def serve_command(
+    timezone: str | None,
+    sweep_at: str,
+    shifts: tuple[str, ...],
+    prep_hours: int,
+    site: str | None,
+    prep_out: str | None,
+    database_url: str | None,
+    limit: int | None,
+) -> None:
+    """Serve the sweep (daily) and the prep list (before each shift) in this process, until stopped."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise DosingError(
+            "PREFECT_API_URL",
+            "schedules need a Prefect server (`prefect server start`, or the site's own)",
+            "set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api",
+        )
+    zone = timezone or _site_timezone(site)
+    prepare_prefect_environment(verbose=True)
+    from prefect import serve
+
+    from flows.deployments import site_deployments
+
+    deployments = site_deployments(
+        zone,
+        sweep_at=_clock(sweep_at, "sweep at"),
+        shifts=tuple(_clock(shift, "shift") for shift in shifts),
+        prep_hours=prep_hours,
+        database_url=database_url,
+        site=site,
+        prep_out=prep_out,
+    )
+    serve(*deployments, limit=limit)
+
+
+def _site_timezone(site: str | None) -> str:
+    from dosing.catalog import library
+
+    zones = {
+        s.timezone for protocol in library().values() for s in protocol.sites if site is None or s.id == site
+    }
+    if len(zones) != 1:
+        found = ", ".join(sorted(zones)) or "none"
+        raise DosingError(
+            "timezone", "one time zone for the schedules", f"give --timezone (sites use: {found})"
+        )
+    return zones.pop()
+
+
+@flows.command("automation")
+@click.option(
+    "--block",
+    "block",
+    required=True,
+    help="The site's notification block, type/name, e.g. webhook/coordinator-on-call.",
+)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Automation definition (default: automations/missed-dose.yaml).",
+)
+def automation_command(block: str, path: Path | None) -> None:
+    """Install the missed-dose automation on the Prefect server, notifying through BLOCK."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise DosingError(
+            "PREFECT_API_URL",
+            "automations live on a Prefect server",
+            "set PREFECT_API_URL to the site's server",
+        )
+    prepare_prefect_environment()
+    from flows.automations import AUTOMATION_FILE, install_automation
+
+    automation_id, created = install_automation(block, path or AUTOMATION_FILE)
+    click.echo(f"{'created' if created else 'updated'} automation {automation_id} notifying through {block}")

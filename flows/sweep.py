@@ -1,0 +1,80 @@
+"""Daily missed-dose sweep: the store writes each newly missed dose to its audit log; the flow emits
+one Prefect event per newly missed dose, so that an automation can tell a coordinator, and reports how
+many doses are overdue (missed, or given after their window closed).
+
+Rerunning the sweep for the same day changes nothing and emits nothing: ``ledger.sweep_missed`` writes
+each missed dose to the audit log once and returns only the ones it had not seen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from flows.store_access import (
+    RETRIES,
+    RETRY_DELAYS_SECONDS,
+    retry_on_transient_database_error,
+    store_for,
+)
+
+MISSED_EVENT = "dosing.dose.missed"
+ACTOR = "flow:missed-dose-sweep"
+
+
+def dose_resource_id(protocol_id: str, subject_code: str, sequence: int) -> str:
+    return f"dosing.dose.{protocol_id}.{subject_code}.{sequence}"
+
+
+@task(
+    name="sweep-missed-doses",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_on_transient_database_error,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def sweep_store(database_url: str | None, as_of: datetime) -> dict[str, Any]:
+    """Newly missed doses (written to the audit log once each) and the count of all overdue ones."""
+    from dosing.store import ledger
+
+    store = store_for(database_url)
+    missed = ledger.sweep_missed(store, as_of, ACTOR)
+    overdue = ledger.overdue(store, as_of)
+    states = Counter(row.state for row in overdue)
+    return {
+        "newly_missed": [dose.model_dump(mode="json") for dose in missed],
+        "overdue": dict(sorted(states.items())),
+    }
+
+
+@flow(name="missed-dose-sweep", persist_result=False, log_prints=False)
+def missed_dose_sweep(as_of: datetime | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Mark newly missed doses (as of ``as_of``, default now) and emit ``dosing.dose.missed`` for each."""
+    moment = as_of or datetime.now(UTC)
+    swept = sweep_store(database_url, moment)
+    newly_missed = swept["newly_missed"]
+    for dose in newly_missed:
+        emit_event(
+            event=MISSED_EVENT,
+            resource={
+                "prefect.resource.id": dose_resource_id(
+                    dose["protocol_id"], dose["subject_code"], dose["sequence"]
+                ),
+                "prefect.resource.name": f"{dose['subject_code']} dose {dose['sequence']}",
+                "dosing.site": str(dose.get("site") or ""),
+            },
+            payload=dose,
+        )
+    return {
+        "as_of": moment.isoformat(),
+        "newly_missed": len(newly_missed),
+        "doses": newly_missed,
+        # Every dose still needing attention: missed (ever) and given late, by state.
+        "overdue": swept["overdue"],
+    }
