@@ -8,15 +8,34 @@ or a correction updates the event in the client instead of adding a second one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from calendars.events import AssessmentFacts, CalendarEvent, DoseFacts, in_range, sort_events, subject_events
 from dosing.catalog import get_protocol
 from dosing.protocol import Protocol
+from dosing.status import DoseState
 from dosing.store.models import AssessmentView, DoseView, SubjectView
 
 
-def dose_facts(dose: DoseView) -> DoseFacts:
+def shown_since(dose: DoseView, timezone: str) -> datetime:
+    """When what the calendar shows of ``dose`` last changed: its DTSTAMP and LAST-MODIFIED.
+
+    The ledger's revision time counts reschedules, skips and corrections (they raise SEQUENCE). Two
+    more changes alter the event's text without moving it: the "[given]" marker, from the moment the
+    administration was recorded, and the "[missed]" marker, from the end of the window's last local
+    day. Both are fixed instants, so an export stays byte-identical until something changes.
+    """
+    moments = [dose.revised_at]
+    if dose.given is not None:
+        moments.append(dose.given.recorded_at)
+    if dose.status.state is DoseState.MISSED:
+        next_day = dose.latest + timedelta(days=1)
+        moments.append(datetime(next_day.year, next_day.month, next_day.day, tzinfo=ZoneInfo(timezone)))
+    return max(moment.astimezone(UTC) for moment in moments)
+
+
+def dose_facts(dose: DoseView, timezone: str) -> DoseFacts:
     return DoseFacts(
         sequence=dose.sequence,
         label=dose.label,
@@ -27,7 +46,7 @@ def dose_facts(dose: DoseView) -> DoseFacts:
         planned_start=dose.planned_start,
         state=dose.status.state,
         revision=dose.revision,
-        revised_at=dose.revised_at,
+        revised_at=shown_since(dose, timezone),
         given_at=dose.given.started_at if dose.given is not None else None,
         reason=dose.status.reason,
     )
@@ -45,14 +64,23 @@ def assessment_facts(assessment: AssessmentView) -> AssessmentFacts:
 
 
 def subject_view_events(view: SubjectView, protocol: Protocol | None = None) -> list[CalendarEvent]:
-    """Every dose (cancelled ones included) and assessment of one subject, in time order."""
+    """Every dose (cancelled ones included) and assessment of one subject, in time order.
+
+    A control arm with nothing to give has its schedule shown as "not applicable" doses in the
+    ledger; they were never planned, so never published, and are left out (a skipped dose, which was
+    planned, stays in as CANCELLED).
+    """
     protocol = protocol if protocol is not None else get_protocol(view.protocol_id)
     return subject_events(
         protocol,
         subject_code=view.subject_code,
         site=view.site,
         timezone=view.timezone,
-        doses=[dose_facts(dose) for dose in view.doses],
+        doses=[
+            dose_facts(dose, view.timezone)
+            for dose in view.doses
+            if dose.status.state is not DoseState.NOT_APPLICABLE
+        ],
         assessments=[assessment_facts(assessment) for assessment in view.assessments],
     )
 
