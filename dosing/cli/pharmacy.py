@@ -1,0 +1,344 @@
+"""``dosing lots ...`` and ``dosing prep``: register product lots; write worksheets and bag labels.
+
+    dosing lots add --din G123498654321 --check H --product UC-MSC --concentration 2e6/mL \\
+        --viability 95% --volume 50mL --expiry 2027-12-31
+    dosing lots list
+    dosing prep --from 2026-12-01 --to 2026-12-03 -o worksheets/      # the queue
+    dosing prep S-001 1 --lot G123498654321 -o worksheets/            # one dose
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from dosing.catalog import library
+from dosing.cli.output import emit_json, json_option, table
+from dosing.errors import DosingError, HardStop
+from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume
+
+
+def _default_actor() -> str:
+    return os.environ.get("DOSING_USER") or getpass.getuser()
+
+
+def _as_of(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError("as of", "ISO 8601 date-time with an offset", f"{text!r} is not one") from error
+    if moment.tzinfo is None:
+        raise DosingError("as of", "ISO 8601 date-time with an offset", f"{text!r} has no UTC offset")
+    return moment
+
+
+def _product_unit(product: str) -> AmountUnit:
+    units = {
+        p.product.amount_unit for p in library().values() if p.product.name.casefold() == product.casefold()
+    }
+    if not units:
+        known = ", ".join(sorted({p.product.name for p in library().values()}))
+        raise DosingError(
+            "product", f"a product of a protocol in the library ({known})", f"unknown {product!r}"
+        )
+    if len(units) > 1:  # pragma: no cover - the library names one product one way
+        raise DosingError("product", "one unit per product name", f"{product} is counted in several units")
+    return units.pop()
+
+
+def _expiry(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError("expiry", "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
+
+
+@click.group()
+def lots() -> None:
+    """Register and list product lots."""
+
+
+@lots.command("add")
+@click.option("--product", required=True, help="Product name as the protocol spells it, e.g. UC-MSC.")
+@click.option("--din", help="ISBT 128 Donation Identification Number (13 characters).")
+@click.option("--check", "check_character", help="The DIN's check character as printed on the label.")
+@click.option("--lot-number", help="Manufacturer's lot number (instead of a DIN).")
+@click.option("--concentration", "concentration_text", required=True, help="Per mL, e.g. 2e6/mL.")
+@click.option("--viability", "viability_text", help="Post-thaw viability, e.g. 95% (cell products).")
+@click.option("--volume", "volume_text", required=True, help="Volume of the lot, e.g. 50mL.")
+@click.option("--expiry", "expiry_text", required=True, help="Expiry date, YYYY-MM-DD.")
+@click.option("--by", "actor", default=_default_actor, show_default="$USER", help="Who registers it (audit).")
+@click.option("--as-of", "as_of_text", help="When it is registered (default now), with offset.")
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def add_lot_command(
+    product: str,
+    din: str | None,
+    check_character: str | None,
+    lot_number: str | None,
+    concentration_text: str,
+    viability_text: str | None,
+    volume_text: str,
+    expiry_text: str,
+    actor: str,
+    as_of_text: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Register a lot; a DIN is checked against its check character (ISO 7064 mod 37-2)."""
+    from dosing.pharmacy.lots import Lot
+    from dosing.store import open_store
+    from dosing.store.lots import add_lot
+
+    unit = _product_unit(product)
+    lot = Lot.checked(
+        {
+            "product": product,
+            "din": din,
+            "check_character": check_character,
+            "lot_number": lot_number,
+            "concentration": parse_concentration(concentration_text, default_unit=unit),
+            "viability": parse_percent(viability_text) if viability_text is not None else None,
+            "volume": parse_volume(volume_text),
+            "expiry": _expiry(expiry_text),
+        }
+    )
+    registered = add_lot(open_store(database_url), lot, actor=actor, as_of=_as_of(as_of_text))
+    if as_json:
+        emit_json(registered.summary())
+        return
+    click.echo(
+        f"registered {lot.describe()}: {lot.product}, {lot.concentration}"
+        + (f", viability {lot.viability}" if lot.viability else "")
+        + f", {lot.volume}, expires {lot.expiry.isoformat()}"
+    )
+
+
+@lots.command("list")
+@click.option("--product", help="Only lots of this product.")
+@click.option("--on", "on_text", help="Show days to expiry as of this date (default today, UTC).")
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def list_lots_command(
+    product: str | None, on_text: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Registered lots, soonest expiry first (the order to use them in)."""
+    from dosing.store import open_store
+    from dosing.store.lots import list_lots
+
+    on = _expiry(on_text) if on_text else datetime.now(UTC).date()
+    registered = list_lots(open_store(database_url), product=product)
+    if as_json:
+        emit_json([{**item.summary(), "days_to_expiry": (item.lot.expiry - on).days} for item in registered])
+        return
+    rows = [
+        (
+            item.lot.identifier,
+            item.lot.check_character or "",
+            item.lot.product,
+            str(item.lot.concentration),
+            str(item.lot.viability) if item.lot.viability else "",
+            str(item.lot.volume),
+            item.lot.expiry.isoformat(),
+            "EXPIRED" if item.lot.expiry < on else (item.lot.expiry - on).days,
+        )
+        for item in registered
+    ]
+    click.echo(
+        table(["lot/DIN", "check", "product", "concentration", "viability", "volume", "expiry", "days"], rows)
+    )
+
+
+def _range_bound(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    """A date is a whole local day (an end date includes its day); a naive date-time is local."""
+    try:
+        if "T" not in text and " " not in text.strip():
+            day = date.fromisoformat(text)
+            if end:
+                day += timedelta(days=1)
+            return datetime.combine(day, time(0), tzinfo=zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError(field, "ISO 8601 date or date-time", f"{text!r} is not one") from error
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def _local_zone(name: str | None) -> ZoneInfo:
+    if name is not None:
+        try:
+            return ZoneInfo(name)
+        except (KeyError, ValueError) as error:
+            raise DosingError("tz", "an IANA time zone, e.g. Asia/Shanghai", f"unknown {name!r}") from error
+    key = os.environ.get("TZ")
+    if key:
+        try:
+            return ZoneInfo(key)
+        except (KeyError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+@click.command()
+@click.argument("subject", required=False)
+@click.argument("dose", type=int, required=False)
+@click.option("--from", "from_text", help="Queue: doses planned to start from this date or date-time.")
+@click.option("--to", "to_text", help="Queue: up to this date-time (a date includes the whole day).")
+@click.option(
+    "--tz", "tz_name", help="Zone of dates and naive date-times in --from/--to (default $TZ or UTC)."
+)
+@click.option(
+    "--lot", "lot_reference", help="Lot number or DIN (typed or scanned); default: first to expire."
+)
+@click.option(
+    "-o", "--output", "folder", required=True, type=click.Path(path_type=Path), help="Folder for the files."
+)
+@click.option(
+    "--do-not-dispense-days",
+    type=click.IntRange(min=0),
+    envvar="DOSING_DO_NOT_DISPENSE_DAYS",
+    default=0,
+    show_default=True,
+    help="Refuse a lot fewer than this many days from expiry (DOSING_DO_NOT_DISPENSE_DAYS).",
+)
+@click.option(
+    "--patient-name-line/--no-patient-name-line",
+    envvar="DOSING_LABEL_PATIENT_NAME",
+    default=False,
+    help="Print a blank 'Patient name' line on labels (DOSING_LABEL_PATIENT_NAME).",
+)
+@click.option("--as-of", "as_of_text", help="Status of doses as of this moment (default now), with offset.")
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def prep(
+    subject: str | None,
+    dose: int | None,
+    from_text: str | None,
+    to_text: str | None,
+    tz_name: str | None,
+    lot_reference: str | None,
+    folder: Path,
+    do_not_dispense_days: int,
+    patient_name_line: bool,
+    as_of_text: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Worksheet (PDF, CSV, JSON) and bag label (PDF) for one dose (SUBJECT DOSE) or the queue (--from/--to).
+
+    Every dose's lot is checked (product, expiry, do-not-dispense days, volume); a dose that cannot be
+    prepared is reported with the rule it breaks, the others are written, and the exit status is 2.
+    """
+    from dosing.catalog import get_protocol
+    from dosing.pharmacy.render import LabelOptions, write_worksheet_files
+    from dosing.pharmacy.worksheet import DoseToPrepare, build_worksheet, worksheet_with_first_expiring_lot
+    from dosing.store import open_store
+    from dosing.store.lots import dose_of_subject, doses_due, get_lot, list_lots
+
+    as_of = _as_of(as_of_text)
+    store = open_store(database_url)
+    doses: list[DoseToPrepare]
+    if subject is not None:
+        if dose is None:
+            raise DosingError("dose", "SUBJECT DOSE, e.g. S-001 1", "give the dose number")
+        if from_text or to_text:
+            raise DosingError("from/to", "either SUBJECT DOSE or --from/--to", "give one of them")
+        doses = [dose_of_subject(store, subject, dose, as_of=as_of)]
+    else:
+        if not (from_text and to_text):
+            raise DosingError("from/to", "SUBJECT DOSE, or --from and --to for the queue", "missing")
+        zone = _local_zone(tz_name)
+        start = _range_bound(from_text, "from", zone, end=False)
+        end = _range_bound(to_text, "to", zone, end=True)
+        doses = doses_due(store, start, end, as_of=as_of)
+
+    chosen = get_lot(store, lot_reference) if lot_reference is not None else None
+    registered = [item.lot for item in list_lots(store)] if chosen is None else []
+    options = LabelOptions(patient_name_line=patient_name_line)
+    results: list[dict[str, Any]] = []
+    refused = 0
+    for item in doses:
+        protocol = get_protocol(item.protocol_id)
+        entry: dict[str, Any] = {
+            "subject_code": item.subject_code,
+            "protocol_id": item.protocol_id,
+            "dose": item.sequence,
+            "planned_start": item.planned_start.isoformat(),
+        }
+        try:
+            if chosen is not None:
+                sheet = build_worksheet(protocol, item, chosen, do_not_dispense_days=do_not_dispense_days)
+            else:
+                sheet = worksheet_with_first_expiring_lot(
+                    protocol, item, registered, do_not_dispense_days=do_not_dispense_days
+                )
+        except HardStop as refusal:
+            refused += 1
+            results.append({**entry, "refused": refusal.as_dict()})
+            continue
+        files = write_worksheet_files(sheet, folder, options)
+        p = sheet.preparation
+        results.append(
+            {
+                **entry,
+                "lot": sheet.lot_identifier,
+                "ordered_dose": sheet.ordered_dose.model_dump(mode="json"),
+                "volume_to_draw": p.volume_to_draw.model_dump(mode="json"),
+                "diluent": p.diluent.model_dump(mode="json"),
+                "final_volume": p.final_volume.model_dump(mode="json"),
+                "latest_thaw": sheet.latest_thaw.isoformat() if sheet.latest_thaw else None,
+                "warnings": [w.model_dump() for w in sheet.warnings],
+                "files": {key: str(path) for key, path in files.model_dump().items()},
+            }
+        )
+    if as_json:
+        emit_json(results)
+    else:
+        _print_queue(results)
+    if refused:
+        raise SystemExit(2)
+
+
+def _print_queue(results: list[dict[str, Any]]) -> None:
+    if not results:
+        click.echo("no product doses to prepare in that range")
+        return
+    rows = []
+    for r in results:
+        if "refused" in r:
+            why = r["refused"]
+            rows.append((r["subject_code"], r["dose"], r["planned_start"], "REFUSED", "", "", ""))
+            click.secho(
+                f"REFUSED {r['subject_code']} dose {r['dose']}: {why['field']}: {why['message']} "
+                f"(rule: {why['rule']})",
+                fg="red",
+                err=True,
+            )
+            continue
+        rows.append(
+            (
+                r["subject_code"],
+                r["dose"],
+                r["planned_start"],
+                r["lot"],
+                f"{r['volume_to_draw']['value']} mL",
+                f"{r['diluent']['value']} mL",
+                r["latest_thaw"] or "",
+            )
+        )
+    click.echo(table(["subject", "dose", "planned start", "lot", "draw", "diluent", "latest thaw"], rows))
+    written = [r["files"]["worksheet_pdf"] for r in results if "files" in r]
+    if written:
+        click.echo(f"\n{len(written)} worksheet(s) and label(s) written to {Path(written[0]).parent}")
+    for r in results:
+        for warning in r.get("warnings", []):
+            click.echo(
+                f"WARNING {r['subject_code']} dose {r['dose']}: {warning['field']}: {warning['message']}"
+            )
