@@ -220,8 +220,8 @@ def check_lot_for_dose(lot: Lot, protocol: Protocol, on: date, do_not_dispense_d
             "expiry",
             f"at least {do_not_dispense_days} days between the dose and the lot's expiry "
             "(site's do-not-dispense days)",
-            f"{lot.describe()} expires on {lot.expiry.isoformat()}, {days_left} days after the dose on "
-            f"{on.isoformat()}",
+            f"{lot.describe()} expires on {lot.expiry.isoformat()}, {days_left} "
+            f"day{'' if days_left == 1 else 's'} after the dose on {on.isoformat()}",
         )
 
 

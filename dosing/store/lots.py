@@ -7,8 +7,8 @@ the administration record is one that exists and suits the dose.
 
 Site settings (environment, prefix ``DOSING_``):
 
-- ``DOSING_DO_NOT_DISPENSE_DAYS`` (default 0): a lot this many days or fewer from its expiry is not
-  dispensed (0: only an expired lot is refused).
+- ``DOSING_DO_NOT_DISPENSE_DAYS`` (default 0): a lot with fewer than this many days between the dose
+  and its expiry is not dispensed (0: only an expired lot is refused).
 - ``DOSING_LABEL_PATIENT_NAME`` (default false): bag labels carry a blank "Patient name" line.
 """
 

@@ -114,7 +114,7 @@ def test_lot_within_do_not_dispense_days_of_expiry_is_refused():
         check_lot_for_dose(make_lot(expiry="2026-12-02"), UC_MSC, date(2026, 12, 1), 2)
     assert refusal.value.field == "expiry"
     assert "do-not-dispense" in refusal.value.rule
-    assert "1 days after the dose" in refusal.value.message
+    assert "1 day after the dose on 2026-12-01" in refusal.value.message
     check_lot_for_dose(make_lot(expiry="2026-12-03"), UC_MSC, date(2026, 12, 1), 2)
 
 

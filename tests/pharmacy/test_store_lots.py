@@ -259,3 +259,18 @@ def get_zone():
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("Asia/Shanghai")
+
+
+def test_lots_revision_downgrades_and_upgrades_again(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'dosing.db'}")
+    from alembic import command
+
+    from dosing.store.db import alembic_config
+
+    command.downgrade(alembic_config(store.url), "0001")
+    assert "lots" not in inspect(store.engine).get_table_names()
+    store.upgrade()
+    assert "lots" in inspect(store.engine).get_table_names()
+    add_lot(store, make_lot(), actor="pharmacist", as_of=NOW)
+    assert len(list_lots(store)) == 1
+    store.dispose()
