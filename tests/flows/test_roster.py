@@ -13,10 +13,12 @@ ROSTERS = Path(__file__).parent / "rosters"
 def test_good_roster_parses_every_row_with_units() -> None:
     roster = parse_roster((ROSTERS / "good.csv").read_text())
     assert roster.rejected == []
-    assert [row.subject_code for row in roster.rows] == ["RJ-001", "RJ-002", "RJ-003", "ACLF-001", "ACLF-002"]
-    assert [row.line for row in roster.rows] == [2, 3, 4, 5, 6]
+    codes = [row.subject_code for row in roster.rows]
+    assert codes == ["RJ-001", "RJ-002", "RJ-003", "ACLF-001", "ACLF-002", "EXO-001", "LT-001"]
+    assert [row.line for row in roster.rows] == [2, 3, 4, 5, 6, 7, 8]
     assert roster.rows[1].weight.value == Decimal("70.5")
-    # An empty arm asks the store to randomize.
+    assert roster.rows[1].arm == "low"
+    # An empty arm leaves the choice to the store (randomization list, open cohort or only arm).
     assert roster.rows[3].arm is None
     assert roster.rows[3].dose_per_kg is not None
     assert roster.rows[3].dose_per_kg.value == Decimal("5E+5")
