@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -159,3 +161,21 @@ def test_open_ended_range(store: Store, database_url: str, tmp_path: Path, ical_
     ics = _export(database_url, tmp_path, "--from", "2028-04-01", "--as-of=2028-03-01T00:00:00+00:00")
     days = [e["start"]["local"][:10] for e in ical_js(ics)["events"]]
     assert days and min(days) >= "2028-04-01"
+
+
+def test_json_lists_the_events_and_the_file_carries_no_clinical_detail(
+    store: Store, database_url: str
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["calendar", "S-001", "--json", "--as-of=2028-02-26T00:00:00+00:00"],
+        env={"DOSING_DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["output"] is None and payload["subjects"] == ["S-001"]
+    assert payload["event_count"] == len(payload["events"]) == 6
+    text = "\n".join(f"{e['summary']}\n{e['description']}" for e in payload["events"]).lower()
+    # Weight 70 kg and doses of 13.3-13.4 mg are in the ledger; none of it leaves on a calendar.
+    for detail in ("kg", "mg", "13.3", "13.4", "weight", "lot", "arm"):
+        assert not re.search(rf"\b{re.escape(detail)}\b", text), detail
