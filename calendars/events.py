@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dosing.plan import PatientPlan, PlannedAssessment
-from dosing.protocol import Protocol, TargetWindow
+from dosing.protocol import Offset, Protocol, TargetWindow
 from dosing.status import DoseState
 
 #: Fixed for the project: changing it would change every UID ever published.
@@ -143,21 +143,28 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def plan_assessment_key(assessment: PlannedAssessment) -> str:
-    """A key for a planned assessment that does not depend on its date (so a reschedule keeps it).
+def plan_assessment_key(assessment: PlannedAssessment, protocol: Protocol) -> str:
+    """The key the ledger stores for a planned assessment, so a dry-run calendar and the ledger's
+    calendar of the same subject share UIDs. It does not depend on the date (a reschedule keeps it).
 
     >>> from datetime import datetime, date, UTC
-    >>> a = PlannedAssessment(name="Liver function", due=datetime(2027, 1, 1, tzinfo=UTC),
-    ...     due_date=date(2027, 1, 1), after="anchor", offset="1 months", measures=[], source="x")
-    >>> plan_assessment_key(a)
-    'liver-function/anchor/1-months'
+    >>> from dosing.catalog import get_protocol
+    >>> a = PlannedAssessment(name="Liver function and immune cell subsets",
+    ...     due=datetime(2027, 1, 1, tzinfo=UTC), due_date=date(2027, 1, 1), after="anchor",
+    ...     offset="1 months", measures=[], source="x")
+    >>> plan_assessment_key(a, get_protocol("SYSU3-MSCEV-LT"))
+    'liver-function-and-immune-cell-subsets/1m0d0h'
     """
-    anchor = (
-        "anchor"
-        if assessment.administration_sequence is None
-        else dose_item(assessment.administration_sequence)
-    )
-    return f"{_slug(assessment.name)}/{anchor}/{_slug(assessment.offset)}"
+    offsets = {
+        (follow_up.name, offset.describe()): offset
+        for follow_up in protocol.follow_up
+        for offset in follow_up.offsets
+    }
+    offset = offsets.get((assessment.name, assessment.offset), Offset())
+    key = f"{_slug(assessment.name)}/{offset.months}m{offset.days}d{offset.hours}h"
+    if assessment.administration_sequence is not None:
+        key += f"/{dose_item(assessment.administration_sequence)}"
+    return key
 
 
 def infusion_minutes(protocol: Protocol) -> int:
@@ -363,7 +370,11 @@ def plan_events(
     ]
     assessments = [
         AssessmentFacts(
-            key=plan_assessment_key(a), name=a.name, due=a.due, measures=a.measures, revised_at=revised_at
+            key=plan_assessment_key(a, protocol),
+            name=a.name,
+            due=a.due,
+            measures=a.measures,
+            revised_at=revised_at,
         )
         for a in plan.assessments
     ]

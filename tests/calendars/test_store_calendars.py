@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from calendars.events import plan_events
 from calendars.views import subject_view_events
+from dosing.catalog import get_protocol
 from dosing.cli import main
+from dosing.plan import PatientInputs, plan_patient
 from dosing.store import Store, ledger, open_store
 from dosing.store.models import EnrollmentRequest, GivenRequest, RescheduleRequest, SkipRequest
 from dosing.units import Weight
@@ -147,6 +150,13 @@ def test_the_view_adapter_leaves_out_nothing_that_was_planned(store: Store) -> N
     events = subject_view_events(view)
     assert len(events) == len(view.doses) + len(view.assessments)
     assert all(event.stamp == ENROLLED_AT for event in events)
+    # A dry-run calendar of the same subject (dosing.plan) has the same UIDs: it updates in place.
+    protocol = get_protocol("NCT05871463")
+    plan = plan_patient(
+        protocol, PatientInputs(arm="exosome", weight=Weight.kg(70), anchor=date(2028, 2, 27))
+    )
+    dry_run = plan_events(protocol, plan, subject_code="S-001", revised_at=ENROLLED_AT)
+    assert [e.uid for e in dry_run] == [e.uid for e in events]
 
 
 def test_an_unknown_site_is_refused_not_exported_empty(store: Store, database_url: str) -> None:
