@@ -198,7 +198,6 @@ class DoseFacts(BaseModel):
     revision: int = 0
     revised_at: datetime
     given_at: datetime | None = None
-    reason: str | None = None
 
 
 class AssessmentFacts(BaseModel):
@@ -286,8 +285,10 @@ def dose_event(
         status_line = f"Status: {dose.state.value.replace('_', ' ')}"
         if dose.given_at is not None and dose.state in _GIVEN:
             status_line += f", started {_clock(_in_zone(dose.given_at, zone))}"
-        if dose.reason:
-            status_line += f" ({dose.reason})"
+        if dose.state in _CANCELLED:
+            # A skip's reason is free text typed at the bedside: it could name anyone or anything,
+            # so it stays in the ledger.
+            status_line += f"; the reason is in the ledger (dosing status {subject_code})"
         lines.append(status_line)
     if dose.revision:
         lines.append(f"Revision {dose.revision} of this dose")

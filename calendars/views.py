@@ -48,7 +48,6 @@ def dose_facts(dose: DoseView, timezone: str) -> DoseFacts:
         revision=dose.revision,
         revised_at=shown_since(dose, timezone),
         given_at=dose.given.started_at if dose.given is not None else None,
-        reason=dose.status.reason,
     )
 
 

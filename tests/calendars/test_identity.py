@@ -121,7 +121,7 @@ def test_a_skipped_dose_is_published_cancelled_not_dropped(reader: Reader) -> No
     protocol, plan = _weekly()
     doses = _doses(plan)
     doses[2] = doses[2].model_copy(
-        update={"state": DoseState.SKIPPED, "reason": "fever", "revision": 1, "revised_at": REVISED_AT}
+        update={"state": DoseState.SKIPPED, "revision": 1, "revised_at": REVISED_AT}
     )
     events = _events(protocol, plan, doses)
     read = reader(to_ical(events, name="S-001", alarm_minutes=120))["events"]
