@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 import pendulum
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -103,6 +103,11 @@ def _id(row: Any) -> int:
     assert row.id is not None
     identifier: int = row.id
     return identifier
+
+
+def _id_of(value: int | None) -> int:
+    assert value is not None
+    return value
 
 
 @cache
@@ -1089,30 +1094,116 @@ def site_views(
 # --- the overdue sweep -------------------------------------------------------------------------------
 
 
-_MISSED_CANDIDATES = text(
-    "SELECT p.id FROM planned_administrations p WHERE p.latest < :cutoff AND NOT EXISTS "
-    "(SELECT 1 FROM administration_events e WHERE e.planned_id = p.id AND e.slot IS NOT NULL)"
+_planned = t.PlannedAdministration.__table__  # type: ignore[attr-defined]
+_events = t.AdministrationEvent.__table__  # type: ignore[attr-defined]
+_enrollments = t.Enrollment.__table__  # type: ignore[attr-defined]
+_subjects = t.Subject.__table__  # type: ignore[attr-defined]
+
+_DOSE_COLUMNS = (
+    _planned.c.id,
+    _planned.c.sequence,
+    _planned.c.label,
+    _planned.c.target_date,
+    _planned.c.latest,
+    _subjects.c.code,
+    _enrollments.c.timezone,
+    _enrollments.c.protocol_id,
+    _enrollments.c.site,
 )
-_LATE_CANDIDATES = text("SELECT planned_id FROM administration_events WHERE local_date > window_latest")
-_CHANGED_CANDIDATES = text(
-    "SELECT planned_id FROM administration_events WHERE kind IN ('correction', 'reschedule')"
-)
+
+
+def _with_subject(query: Any) -> Any:
+    return query.join(_enrollments, _enrollments.c.id == _planned.c.enrollment_id).join(
+        _subjects, _subjects.c.id == _planned.c.subject_id
+    )
+
+
+def missed_candidates(cutoff: date) -> Any:
+    """Planned doses whose planned window ended before ``cutoff`` with no outcome recorded.
+
+    Walks the index on window end and probes the unique (planned dose, slot) index of the events: an
+    anti-join, with no column on the planned rows that would need an UPDATE when a dose is recorded.
+    """
+    recorded = (
+        select(_events.c.id)
+        .where(_events.c.planned_id == _planned.c.id, _events.c.slot.is_not(None))
+        .exists()
+    )
+    return _with_subject(select(*_DOSE_COLUMNS).select_from(_planned)).where(
+        _planned.c.latest < cutoff, ~recorded
+    )
+
+
+def late_candidates() -> Any:
+    """Doses given after the window in effect when they were recorded (a small partial index)."""
+    return _with_subject(
+        select(*_DOSE_COLUMNS, _events.c.local_date)
+        .select_from(_events)
+        .join(_planned, _planned.c.id == _events.c.planned_id)
+    ).where(_events.c.local_date > _events.c.window_latest, _events.c.kind == "given")
+
+
+def changed_doses() -> Any:
+    """Doses with a correction or a reschedule: their status is worked out from all their events."""
+    return select(_events.c.planned_id).where(_events.c.kind.in_(("correction", "reschedule"))).distinct()
 
 
 def _overdue(session: Session, as_of: datetime) -> list[tuple[OverdueRow, int]]:
     # Every zone's local date is at most one day past the UTC date: a superset, narrowed exactly below.
     utc = _utc(as_of)
     cutoff = date(utc.year, utc.month, utc.day) + timedelta(days=1)
-    candidates: set[int] = set()
-    for statement, params in (
-        (_MISSED_CANDIDATES, {"cutoff": cutoff}),
-        (_LATE_CANDIDATES, {}),
-        (_CHANGED_CANDIDATES, {}),
-    ):
-        candidates.update(row[0] for row in session.connection().execute(statement, params))
-    ids = sorted(candidates)
-    rows: list[tuple[OverdueRow, int]] = []
+    connection = session.connection()
+    changed = set(connection.execute(changed_doses()).scalars())
     local_today: dict[str, date] = {}
+
+    def today(timezone: str) -> date:
+        if timezone not in local_today:
+            local_today[timezone] = _local_date(as_of, timezone)
+        return local_today[timezone]
+
+    rows: list[tuple[OverdueRow, int]] = []
+    # Doses never corrected or rescheduled: the planned window and the one outcome decide, exactly as
+    # dose_status would (built without validation: these values come from validated rows).
+    for planned_id, sequence, label, target, latest, code, timezone, protocol_id, site in connection.execute(
+        missed_candidates(cutoff)
+    ):
+        if planned_id in changed or latest >= today(timezone):
+            continue
+        row = OverdueRow.model_construct(
+            subject_code=code, protocol_id=protocol_id, site=site, sequence=sequence, label=label,
+            target_date=target, latest=latest, state=DoseState.MISSED.value,
+            days_late=(today(timezone) - latest).days, given_on=None,
+        )  # fmt: skip
+        rows.append((row, planned_id))
+    for (
+        planned_id,
+        sequence,
+        label,
+        target,
+        latest,
+        code,
+        _,
+        protocol_id,
+        site,
+        given_on,
+    ) in connection.execute(late_candidates()):
+        if planned_id in changed:
+            continue
+        row = OverdueRow.model_construct(
+            subject_code=code, protocol_id=protocol_id, site=site, sequence=sequence, label=label,
+            target_date=target, latest=latest, state=DoseState.GIVEN_LATE.value,
+            days_late=(given_on - latest).days, given_on=given_on,
+        )  # fmt: skip
+        rows.append((row, planned_id))
+    rows.extend(_changed_overdue(session, sorted(changed), today))
+    rows.sort(key=lambda item: (item[0].latest, item[0].subject_code, item[0].sequence))
+    return rows
+
+
+def _changed_overdue(
+    session: Session, ids: list[int], today: Callable[[str], date]
+) -> list[tuple[OverdueRow, int]]:
+    rows: list[tuple[OverdueRow, int]] = []
     for chunk in _chunks(ids):
         found = session.execute(
             select(
@@ -1132,36 +1223,23 @@ def _overdue(session: Session, as_of: datetime) -> list[tuple[OverdueRow, int]]:
         ):
             events[event.planned_id].add(event)
         for planned, timezone, protocol_id, site, code in found:
-            if timezone not in local_today:
-                local_today[timezone] = _local_date(as_of, timezone)
             dose_events = events[planned.id] if planned.id in events else _DoseEvents()
             target, earliest, latest = dose_events.window(planned)
             effective, kind = dose_events.effective()
             status = dose_status(
                 DoseWindow(target_date=target, earliest=earliest, latest=latest),
                 _dose_record(effective, kind),
-                local_today[timezone],
+                today(timezone),
             )
             if not status.state.needs_attention:
                 continue
-            rows.append(
-                (
-                    OverdueRow(
-                        subject_code=code,
-                        protocol_id=protocol_id,
-                        site=site,
-                        sequence=planned.sequence,
-                        label=planned.label,
-                        target_date=target,
-                        latest=latest,
-                        state=status.state.value,
-                        days_late=status.days_late or 0,
-                        given_on=effective.local_date if kind == "given" and effective is not None else None,
-                    ),
-                    planned.id,
-                )
-            )
-    rows.sort(key=lambda item: (item[0].latest, item[0].subject_code, item[0].sequence))
+            given_on = effective.local_date if kind == "given" and effective is not None else None
+            row = OverdueRow(
+                subject_code=code, protocol_id=protocol_id, site=site, sequence=planned.sequence,
+                label=planned.label, target_date=target, latest=latest, state=status.state.value,
+                days_late=status.days_late or 0, given_on=given_on,
+            )  # fmt: skip
+            rows.append((row, _id(planned)))
     return rows
 
 
@@ -1177,34 +1255,40 @@ def sweep_missed(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
         missed = [(row, planned_id) for row, planned_id in _overdue(session, as_of) if row.state == "missed"]
         reported = set(
             session.connection()
-            .execute(text("SELECT missed_planned_id FROM audit_log WHERE missed_planned_id IS NOT NULL"))
+            .execute(
+                select(col(t.AuditEntry.missed_planned_id)).where(
+                    col(t.AuditEntry.missed_planned_id).is_not(None)
+                )
+            )
             .scalars()
         )
         new = [(row, planned_id) for row, planned_id in missed if planned_id not in reported]
+        if not new:
+            return []
+        at_utc = _utc(as_of)
         entries = [
-            t.AuditEntry(
-                at=_utc(as_of),
-                actor=actor,
-                action="missed",
-                protocol_id=row.protocol_id,
-                subject_code=row.subject_code,
-                entity="planned_administrations",
-                entity_id=planned_id,
-                reason=f"window closed on {row.latest.isoformat()} with nothing recorded",
-                after={
-                    "dose": row.sequence,
-                    "label": row.label,
-                    "latest": row.latest.isoformat(),
-                    "days_late": row.days_late,
-                },
-                missed_planned_id=planned_id,
-            )
+            {
+                "at": at_utc,
+                "actor": actor,
+                "action": "missed",
+                "protocol_id": row.protocol_id,
+                "subject_code": row.subject_code,
+                "entity": "planned_administrations",
+                "entity_id": planned_id,
+                "reason": f"window closed on {row.latest.isoformat()} with nothing recorded",
+                "before": None,
+                "after": {"dose": row.sequence, "label": row.label, "latest": row.latest.isoformat(),
+                          "days_late": row.days_late},
+                "missed_planned_id": planned_id,
+            }
             for row, planned_id in new
-        ]
-        session.add_all(entries)
-        session.flush()
+        ]  # fmt: skip
+        # One multi-row INSERT ... RETURNING, in the order given, instead of one round trip per dose.
+        ids = session.scalars(
+            insert(t.AuditEntry).returning(col(t.AuditEntry.id), sort_by_parameter_order=True), entries
+        ).all()
         return [
-            MissedDose(
+            MissedDose.model_construct(
                 subject_code=row.subject_code,
                 protocol_id=row.protocol_id,
                 site=row.site,
@@ -1212,9 +1296,9 @@ def sweep_missed(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
                 label=row.label,
                 latest=row.latest,
                 days_late=row.days_late,
-                audit_id=entry.id,
+                audit_id=_id_of(audit_id),
             )
-            for (row, _), entry in zip(new, entries, strict=True)
+            for (row, _), audit_id in zip(new, ids, strict=True)
         ]
 
 
