@@ -5,6 +5,8 @@ follow-up assessment, from protocol + arm + weight + anchor date + site.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 import pendulum
@@ -119,9 +121,15 @@ def _lot_figures(protocol: Protocol, inputs: PatientInputs) -> tuple[Concentrati
             "a lot concentration, or a reference concentration in the protocol",
             f"{protocol.id} has no reference lot; give the lot's concentration",
         )
-    reference = parse_concentration(product.reference_concentration, field="product.reference_concentration")
+    reference = _reference_lot(product.reference_concentration)
     viability = inputs.viability if inputs.viability is not None else product.reference_viability
     return reference, viability, "protocol reference lot (planning only; the worksheet uses the real lot)"
+
+
+@lru_cache(maxsize=64)
+def _reference_lot(text: str) -> Concentration:
+    # The protocol's reference lot is the same text for every patient: parse it once.
+    return parse_concentration(text, field="product.reference_concentration")
 
 
 def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
@@ -147,6 +155,8 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
     administrations: list[PlannedAdministration] = []
     if arm.receives_administrations:
         lot = _lot_figures(protocol, inputs) if arm.dose is not None else None
+        # The same dose from the same lot makes the same bag: compute each distinct bag once.
+        bags: dict[tuple[Decimal, str], PreparationFigures] = {}
         for index, day in enumerate(dates):
             dose = preparation = None
             if arm.dose is not None and lot is not None:
@@ -154,14 +164,17 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
                     arm, weight=inputs.weight, dose_per_kg=per_kg, index=index, count=len(dates)
                 )
                 concentration, viability, source = lot
-                preparation = prepare(
-                    dose,
-                    concentration=concentration,
-                    viability=viability,
-                    doses_viable_cells=protocol.product.doses_viable_cells,
-                    preparation=protocol.preparation,
-                    concentration_source=source,
-                )
+                key = (dose.value, dose.unit.value)
+                if key not in bags:
+                    bags[key] = prepare(
+                        dose,
+                        concentration=concentration,
+                        viability=viability,
+                        doses_viable_cells=protocol.product.doses_viable_cells,
+                        preparation=protocol.preparation,
+                        concentration_source=source,
+                    )
+                preparation = bags[key]
             administrations.append(
                 PlannedAdministration(
                     sequence=day.sequence,
@@ -203,6 +216,13 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
     )
 
 
+def _start_of(administration: PlannedAdministration, infusion_time: time, timezone: str) -> pendulum.DateTime:
+    start = administration.planned_start
+    if isinstance(start, pendulum.DateTime):  # already local_start(target_date, infusion_time, timezone)
+        return start
+    return local_start(administration.target_date, infusion_time, timezone)
+
+
 def plan_assessments(
     protocol: Protocol,
     anchor_day: date,
@@ -217,12 +237,10 @@ def plan_assessments(
         if follow_up.after == "anchor":
             starts = [(None, anchor_start)]
         elif follow_up.after == "each_administration":
-            starts = [
-                (a.sequence, local_start(a.target_date, infusion_time, timezone)) for a in administrations
-            ]
+            starts = [(a.sequence, _start_of(a, infusion_time, timezone)) for a in administrations]
         else:
             last = administrations[-1:] if administrations else []
-            starts = [(a.sequence, local_start(a.target_date, infusion_time, timezone)) for a in last]
+            starts = [(a.sequence, _start_of(a, infusion_time, timezone)) for a in last]
         for sequence, start in starts:
             for offset in follow_up.offsets:
                 due = offset_datetime(start, offset)

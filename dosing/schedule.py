@@ -7,9 +7,12 @@ day of February (29th in a leap year).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from calendar import monthrange
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 import pendulum
+from pendulum.tz.timezone import Timezone
 from pydantic import BaseModel, ConfigDict
 
 from dosing.errors import DosingError
@@ -67,8 +70,30 @@ def window_offsets(
 
 
 def add_days(day: date, days: int) -> date:
-    moved = pendulum.Date(day.year, day.month, day.day).add(days=days)
+    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone)."""
+    moved = day + timedelta(days=days)
     return date(moved.year, moved.month, moved.day)
+
+
+@cache
+def _zone(name: str) -> Timezone:
+    zone = pendulum.timezone(name)
+    if not isinstance(zone, Timezone):  # pragma: no cover - pendulum gives a Timezone for IANA names
+        raise DosingError("timezone", "an IANA time zone name", f"{name!r} is not one")
+    return zone
+
+
+def _add_months(day: date, months: int) -> date:
+    """Calendar months; a day that the target month lacks clamps to its last day (Jan 31 -> Feb 29)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+def _resolve(naive: datetime, zone: Timezone) -> pendulum.DateTime:
+    """A local wall-clock time in ``zone``: a gap moves forward by its length, an ambiguous time is its
+    first occurrence (PEP 495 fold=0 read through UTC does both)."""
+    return _resolve_instant(naive.replace(tzinfo=zone, fold=0).astimezone(UTC), zone)
 
 
 def planned_dates(
@@ -115,27 +140,45 @@ def local_start(day: date, at: time, timezone: str) -> pendulum.DateTime:
     to 03:30, as pendulum does; an ambiguous one (01:30 on a fall-back day) takes the first, summer
     occurrence. Both are the readings a nurse looking at the ward clock would make.
     """
-    # pendulum's default (fold=1) moves a gap forward but reads an ambiguous time as its second,
-    # winter occurrence; fold=0 gives the first occurrence but moves a gap backward. Take each where right.
-    later = pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=timezone)
-    earlier = pendulum.datetime(day.year, day.month, day.day, at.hour, at.minute, tz=timezone, fold=0)
-    if (earlier.hour, earlier.minute) == (
-        later.hour,
-        later.minute,
-    ) and earlier.timestamp() < later.timestamp():
-        return earlier
-    return later
+    # (pendulum.datetime's default, fold=1, would read an ambiguous time as its second occurrence.)
+    return _resolve(datetime(day.year, day.month, day.day, at.hour, at.minute), _zone(timezone))
 
 
 def offset_date(start: date, offset: Offset) -> date:
     """``start`` moved by calendar months and days (month-end clamps: Jan 31 + 1 month = Feb 28/29)."""
-    moved = pendulum.Date(start.year, start.month, start.day).add(months=offset.months, days=offset.days)
-    return date(moved.year, moved.month, moved.day)
+    return add_days(_add_months(start, offset.months), offset.days)
 
 
 def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTime:
-    # Months and days move on the local calendar; hours are elapsed time (24 h toxicity check).
-    return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
+    """Months and days move on the local calendar and keep the wall-clock time (resolved as in
+    :func:`local_start`); hours are elapsed time (the 24 h toxicity check)."""
+    zone = start.tzinfo
+    if not isinstance(zone, Timezone):  # a fixed offset or another tzinfo: let pendulum do it
+        return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
+    moved = start
+    if offset.months or offset.days:
+        day = offset_date(start.date(), offset)
+        moved = _resolve(datetime.combine(day, start.time()), zone)
+    if offset.hours:
+        # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
+        later = datetime.fromtimestamp(moved.timestamp() + offset.hours * 3600, UTC)
+        moved = _resolve_instant(later, zone)
+    return moved
+
+
+def _resolve_instant(moment: datetime, zone: Timezone) -> pendulum.DateTime:
+    local = moment.astimezone(zone)
+    return pendulum.DateTime(
+        local.year,
+        local.month,
+        local.day,
+        local.hour,
+        local.minute,
+        local.second,
+        local.microsecond,
+        tzinfo=zone,
+        fold=local.fold,
+    )
 
 
 class Rescheduled(BaseModel):

@@ -10,7 +10,8 @@ from itertools import pairwise
 import pytest
 
 from dosing.catalog import get_protocol
-from dosing.schedule import local_start
+from dosing.protocol import Offset
+from dosing.schedule import local_start, offset_datetime
 from tests.unit.helpers import in_zone, plan
 
 WEEKLY = get_protocol("MSC-ACLF-WEEKLY")
@@ -91,3 +92,17 @@ def test_months_after_the_anchor_are_calendar_months_at_the_same_local_time_acro
     protocol = in_zone(get_protocol("SYSU3-MSCEV-LT"), "Europe/London")
     labs = [a for a in plan("", "control", anchor=date(2027, 2, 15), protocol=protocol).assessments]
     assert [a.due.isoformat() for a in labs[:2]] == ["2027-03-15T10:00:00+00:00", "2027-04-15T10:00:00+01:00"]
+
+
+def test_a_calendar_offset_landing_in_the_fall_back_hour_reads_it_like_local_start():
+    # One week after 01:30 BST on 24 October 2027 is 01:30 on 31 October, which happens twice;
+    # like a planned start, the follow-up takes the first (summer-time) occurrence.
+    start = local_start(date(2027, 10, 24), time(1, 30), "Europe/London")
+    assert offset_datetime(start, Offset(days=7)).isoformat() == "2027-10-31T01:30:00+01:00"
+    assert offset_datetime(start, Offset(days=7, hours=1)).isoformat() == "2027-10-31T01:30:00+00:00"
+
+
+def test_a_calendar_offset_landing_in_the_spring_forward_gap_moves_forward():
+    start = local_start(date(2027, 3, 7), time(2, 30), "America/New_York")
+    assert offset_datetime(start, Offset(days=7)).isoformat() == "2027-03-14T03:30:00-04:00"
+    assert offset_datetime(start, Offset(months=1)).isoformat() == "2027-04-07T02:30:00-04:00"
