@@ -170,12 +170,17 @@ def timed(label: str, work: Callable[[], Any], repeat: int = 3) -> Any:
 def bench(url: str, subjects: int, enrollments: int, label: str) -> None:
     print(f"\n== {label}: {subjects:,} subjects ==")
     store = open_store(url)
-    started = time.perf_counter()
-    counts = seed(store, subjects)
-    print(
-        f"  seeded in {time.perf_counter() - started:.1f} s: "
-        + ", ".join(f"{table} {count:,}" for table, count in counts.items())
-    )
+    with store.session() as session:
+        already = session.connection().execute(text("SELECT count(*) FROM subjects")).scalar_one()
+    if already:
+        print(f"  reusing a seeded store ({already:,} subjects)")
+    else:
+        started = time.perf_counter()
+        counts = seed(store, subjects)
+        print(
+            f"  seeded in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{table} {count:,}" for table, count in counts.items())
+        )
     from dosing.store.ledger import late_candidates, missed_candidates
 
     cutoff = AS_OF.date() + timedelta(days=1)
@@ -216,12 +221,13 @@ def bench(url: str, subjects: int, enrollments: int, label: str) -> None:
     dose = parse_dose_per_kg("5 x10^5 cells/kg")
     weight = parse_weight("70 kg")
     started = time.perf_counter()
+    run = uuid.uuid4().hex[:4]
     for number in range(enrollments):
         ledger.enroll(
             store,
             EnrollmentRequest(
                 protocol_id="MSC-ACLF-WEEKLY",
-                subject_code=f"N-{number:06d}",
+                subject_code=f"N{run}-{number:06d}",
                 weight=weight,
                 dose_per_kg=dose,
                 anchor=AS_OF.date(),
@@ -243,9 +249,17 @@ def main() -> None:
     parser.add_argument("--enroll", type=int, default=2_000, help="subjects enrolled through the real path")
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL if reachable")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--sqlite-file", default=None, help="keep the SQLite store here (reused if seeded)")
     arguments = parser.parse_args()
     print(f"dose ledger benchmark, as of {AS_OF.isoformat()}, {DOSES} weekly doses per subject")
-    if not arguments.skip_sqlite:
+    if arguments.sqlite_file and not arguments.skip_sqlite:
+        bench(
+            f"sqlite:///{Path(arguments.sqlite_file).resolve()}",
+            arguments.subjects,
+            arguments.enroll,
+            "SQLite (file, WAL)",
+        )
+    elif not arguments.skip_sqlite:
         with tempfile.TemporaryDirectory() as directory:
             bench(
                 f"sqlite:///{directory}/bench.db", arguments.subjects, arguments.enroll, "SQLite (file, WAL)"
