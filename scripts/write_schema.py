@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Rewrite protocols/schema.json from the Protocol model (run after changing dosing/protocol.py).
 
-    python scripts/write_schema.py          # rewrite
-    python scripts/write_schema.py --check  # exit 1 if the file is out of date
+python scripts/write_schema.py          # rewrite
+python scripts/write_schema.py --check  # exit 1 if the file is out of date
 """
 
 from __future__ import annotations
