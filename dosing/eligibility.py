@@ -71,9 +71,17 @@ class ChildPughScore(BaseModel):
     child_class: Literal["A", "B", "C"]
 
 
+def _child_pugh_bilirubin_points(bilirubin: LabValue) -> int:
+    # SI laboratories score on their own table (< 34, 34-50, > 50 umol/L), not on a converted
+    # mg/dL value: 34 umol/L is 1.99 mg/dL and would score 1 point where the SI table gives 2.
+    if bilirubin.unit == "umol/L":
+        return 1 if bilirubin.value < 34 else 2 if bilirubin.value <= 50 else 3
+    bili = bilirubin_mg_dl(bilirubin)
+    return 1 if bili < 2 else 2 if bili <= 3 else 3
+
+
 def child_pugh(inputs: ChildPughInputs) -> ChildPughScore:
-    bili = bilirubin_mg_dl(inputs.bilirubin)
-    bili_points = 1 if bili < 2 else 2 if bili <= 3 else 3
+    bili_points = _child_pugh_bilirubin_points(inputs.bilirubin)
     albumin = (
         inputs.albumin.value
         if inputs.albumin.unit == "g/dL"

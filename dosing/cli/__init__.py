@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 
-from dosing.errors import DosingError
-
 #: command name -> "module:attribute"; each module owns its commands.
 COMMANDS: dict[str, str] = {
     "protocols": "dosing.cli.protocols:protocols",
@@ -79,6 +77,9 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Imported here so that `dosing --help` does not pay for pydantic.
+        from dosing.errors import DosingError
+
         try:
             return super().invoke(ctx)
         except DosingError as error:

@@ -172,3 +172,18 @@ def test_nct05871463_takes_ages_18_to_75(age, eligible):
         with pytest.raises(DosingError) as refused:
             check_age(age, EXOSOME)
         assert refused.value.field == "age"
+
+
+@pytest.mark.parametrize(("umol_per_l", "points"), [("33.9", 1), ("34", 2), ("50", 2), ("50.1", 3)])
+def test_child_pugh_bilirubin_in_umol_per_litre_scores_on_the_si_table(umol_per_l, points):
+    # SI table: < 34 umol/L is 1 point, 34-50 is 2, > 50 is 3 (34 umol/L = 1.99 mg/dL would say 1).
+    score = child_pugh(
+        ChildPughInputs(
+            bilirubin=LabValue(value=Decimal(umol_per_l), unit="umol/L"),
+            albumin=LabValue(value=Decimal(4), unit="g/dL"),
+            inr=LabValue(value=Decimal(1), unit="{INR}"),
+            ascites="none",
+            encephalopathy="none",
+        )
+    )
+    assert score.points == 4 + points
