@@ -127,8 +127,6 @@ def enroll_roster(
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Enroll every valid row of the roster at ``roster_path``; report the others by line number."""
-    from flows.calendars import export_to_folder
-
     moment = as_of or datetime.now(UTC)
     roster = parse_roster(Path(roster_path).read_text(encoding="utf-8-sig"), allow_pounds=allow_pounds)
     rows = [row.model_dump(mode="json") for row in roster.rows]
@@ -151,6 +149,8 @@ def enroll_roster(
         "rejected": rejected,
     }
     if calendar_dir is not None:
+        from flows.calendars import export_to_folder
+
         # Calendars of everyone on the roster who is enrolled (new or already), and of their sites.
         sites = sorted({item["site"] for item in enrolled + skipped})
         summary["calendars"] = export_to_folder(

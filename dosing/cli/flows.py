@@ -39,6 +39,11 @@ def prepare_prefect_environment(*, verbose: bool = False) -> None:
     level = "INFO" if verbose else "CRITICAL"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    if not verbose:
+        # Also the libraries under the temporary server (it inherits this environment): at its shutdown
+        # SQLAlchemy's pool logs cancelled rollbacks with tracebacks through the root logger.
+        os.environ.setdefault("PREFECT_LOGGING_ROOT_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _silence_shutdown() -> None:
