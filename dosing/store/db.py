@@ -49,6 +49,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         if sqlite_file(url) is not None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Room for the indexes the overdue sweep walks (64 MiB of page cache, 256 MiB mapped).
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute("PRAGMA mmap_size=268435456")
         cursor.close()
 
     @event.listens_for(engine, "begin")

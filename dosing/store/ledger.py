@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 import pendulum
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -1098,6 +1098,7 @@ _planned = t.PlannedAdministration.__table__  # type: ignore[attr-defined]
 _events = t.AdministrationEvent.__table__  # type: ignore[attr-defined]
 _enrollments = t.Enrollment.__table__  # type: ignore[attr-defined]
 _subjects = t.Subject.__table__  # type: ignore[attr-defined]
+_audit_log = t.AuditEntry.__table__  # type: ignore[attr-defined]
 
 _DOSE_COLUMNS = (
     _planned.c.id,
@@ -1118,19 +1119,71 @@ def _with_subject(query: Any) -> Any:
     )
 
 
-def missed_candidates(cutoff: date) -> Any:
-    """Planned doses whose planned window ended before ``cutoff`` with no outcome recorded.
-
-    Walks the index on window end and probes the unique (planned dose, slot) index of the events: an
-    anti-join, with no column on the planned rows that would need an UPDATE when a dose is recorded.
-    """
-    recorded = (
+def _unrecorded() -> Any:
+    # No outcome (given or skipped) was ever recorded: a probe of the unique (planned dose, slot) index.
+    return ~(
         select(_events.c.id)
         .where(_events.c.planned_id == _planned.c.id, _events.c.slot.is_not(None))
         .exists()
     )
+
+
+def missed_candidates(cutoff: date) -> Any:
+    """Every planned dose whose planned window ended before ``cutoff`` with no outcome recorded.
+
+    Walks the index on window end and probes the events: an anti-join, with no column on the planned
+    rows that would need an UPDATE when a dose is recorded. Its cost grows with every past dose.
+    """
     return _with_subject(select(*_DOSE_COLUMNS).select_from(_planned)).where(
-        _planned.c.latest < cutoff, ~recorded
+        _planned.c.latest < cutoff, _unrecorded()
+    )
+
+
+def missed_candidates_since(checkpoint: SweepCheckpoint, cutoff: date) -> list[Any]:
+    """The same set, from the last sweep's checkpoint: only what the checkpoint does not vouch for.
+
+    A sweep wrote every dose then missed to the audit log and recorded that it had looked at every dose
+    up to ``max_planned_id`` whose window ended before ``checked_before``. What may be missed now is
+    therefore: (1) doses reported missed then and still unrecorded, (2) windows that ended since the
+    checkpoint, (3) doses planned after it (backdated enrollments). Doses that had an outcome then keep
+    it, unless corrected, and corrected or rescheduled doses are always worked out from their events.
+    """
+    base = _with_subject(select(*_DOSE_COLUMNS).select_from(_planned))
+    reported = select(_audit_log.c.missed_planned_id).where(_audit_log.c.missed_planned_id.is_not(None))
+    return [
+        base.where(_planned.c.id.in_(reported), _planned.c.latest < cutoff, _unrecorded()),
+        base.where(_planned.c.latest >= checkpoint.checked_before, _planned.c.latest < cutoff, _unrecorded()),
+        base.where(
+            _planned.c.id > checkpoint.max_planned_id,
+            _planned.c.latest < checkpoint.checked_before,
+            _planned.c.latest < cutoff,
+            _unrecorded(),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class SweepCheckpoint:
+    checked_before: date
+    max_planned_id: int
+
+
+def _checkpoint(session: Session) -> SweepCheckpoint | None:
+    after = (
+        session.connection()
+        .execute(
+            select(_audit_log.c.after)
+            .where(_audit_log.c.action == "sweep")
+            .order_by(_audit_log.c.id.desc())
+            .limit(1)
+        )
+        .scalar()
+    )
+    if not after:
+        return None
+    return SweepCheckpoint(
+        checked_before=date.fromisoformat(after["checked_before"]),
+        max_planned_id=int(after["max_planned_id"]),
     )
 
 
@@ -1145,10 +1198,27 @@ def late_candidates() -> Any:
 
 def changed_doses() -> Any:
     """Doses with a correction or a reschedule: their status is worked out from all their events."""
-    return select(_events.c.planned_id).where(_events.c.kind.in_(("correction", "reschedule"))).distinct()
+    # The predicate is written out literally so that SQLite can match it to the partial index.
+    return select(_events.c.planned_id).where(text("kind IN ('correction', 'reschedule')")).distinct()
 
 
-def _overdue(session: Session, as_of: datetime) -> list[tuple[OverdueRow, int]]:
+_OVERDUE_FIELDS = set(OverdueRow.model_fields)
+
+
+def _overdue_row(values: dict[str, Any]) -> OverdueRow:
+    """An OverdueRow from values read from validated rows, without validating again (tens of thousands
+    of rows per sweep: ``model_construct`` alone took half the sweep's time)."""
+    row = OverdueRow.__new__(OverdueRow)
+    object.__setattr__(row, "__dict__", values)
+    object.__setattr__(row, "__pydantic_fields_set__", _OVERDUE_FIELDS)
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
+
+
+def _overdue(
+    session: Session, as_of: datetime, *, full: bool = False, missed_only: bool = False
+) -> list[tuple[OverdueRow, int]]:
     # Every zone's local date is at most one day past the UTC date: a superset, narrowed exactly below.
     utc = _utc(as_of)
     cutoff = date(utc.year, utc.month, utc.day) + timedelta(days=1)
@@ -1161,41 +1231,65 @@ def _overdue(session: Session, as_of: datetime) -> list[tuple[OverdueRow, int]]:
             local_today[timezone] = _local_date(as_of, timezone)
         return local_today[timezone]
 
-    rows: list[tuple[OverdueRow, int]] = []
+    checkpoint = None if full else _checkpoint(session)
+    queries = (
+        [missed_candidates(cutoff)] if checkpoint is None else missed_candidates_since(checkpoint, cutoff)
+    )
+    seen: set[int] = set()
+    found: list[tuple[date, str, int, int, dict[str, Any]]] = []
     # Doses never corrected or rescheduled: the planned window and the one outcome decide, exactly as
-    # dose_status would (built without validation: these values come from validated rows).
-    for planned_id, sequence, label, target, latest, code, timezone, protocol_id, site in connection.execute(
-        missed_candidates(cutoff)
-    ):
-        if planned_id in changed or latest >= today(timezone):
-            continue
-        row = OverdueRow.model_construct(
-            subject_code=code, protocol_id=protocol_id, site=site, sequence=sequence, label=label,
-            target_date=target, latest=latest, state=DoseState.MISSED.value,
-            days_late=(today(timezone) - latest).days, given_on=None,
-        )  # fmt: skip
-        rows.append((row, planned_id))
-    for (
-        planned_id,
-        sequence,
-        label,
-        target,
-        latest,
-        code,
-        _,
-        protocol_id,
-        site,
-        given_on,
-    ) in connection.execute(late_candidates()):
-        if planned_id in changed:
-            continue
-        row = OverdueRow.model_construct(
-            subject_code=code, protocol_id=protocol_id, site=site, sequence=sequence, label=label,
-            target_date=target, latest=latest, state=DoseState.GIVEN_LATE.value,
-            days_late=(given_on - latest).days, given_on=given_on,
-        )  # fmt: skip
-        rows.append((row, planned_id))
-    rows.extend(_changed_overdue(session, sorted(changed), today))
+    # dose_status would.
+    missed = DoseState.MISSED.value
+    for query in queries:
+        for (
+            planned_id,
+            sequence,
+            label,
+            target,
+            latest,
+            code,
+            timezone,
+            protocol_id,
+            site,
+        ) in connection.execute(query):
+            if planned_id in changed or planned_id in seen or latest >= today(timezone):
+                continue
+            seen.add(planned_id)
+            values = {
+                "subject_code": code, "protocol_id": protocol_id, "site": site, "sequence": sequence,
+                "label": label, "target_date": target, "latest": latest, "state": missed,
+                "days_late": (today(timezone) - latest).days, "given_on": None,
+            }  # fmt: skip
+            found.append((latest, code, sequence, planned_id, values))
+    if not missed_only:
+        late = DoseState.GIVEN_LATE.value
+        for (
+            planned_id,
+            sequence,
+            label,
+            target,
+            latest,
+            code,
+            _,
+            protocol_id,
+            site,
+            given_on,
+        ) in connection.execute(late_candidates()):
+            if planned_id in changed:
+                continue
+            values = {
+                "subject_code": code, "protocol_id": protocol_id, "site": site, "sequence": sequence,
+                "label": label, "target_date": target, "latest": latest, "state": late,
+                "days_late": (given_on - latest).days, "given_on": given_on,
+            }  # fmt: skip
+            found.append((latest, code, sequence, planned_id, values))
+    found.sort(key=lambda item: item[:3])
+    rows = [(_overdue_row(item[4]), item[3]) for item in found]
+    rows.extend(
+        (row, planned_id)
+        for row, planned_id in _changed_overdue(session, sorted(changed), today)
+        if not missed_only or row.state == missed
+    )
     rows.sort(key=lambda item: (item[0].latest, item[0].subject_code, item[0].sequence))
     return rows
 
@@ -1252,7 +1346,14 @@ def overdue(store: Store, as_of: datetime) -> list[OverdueRow]:
 def sweep_missed(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
     """Write each newly missed dose once to the audit log; returns only those (idempotent)."""
     with store.transaction() as session:
-        missed = [(row, planned_id) for row, planned_id in _overdue(session, as_of) if row.state == "missed"]
+        connection = session.connection()
+        if not store.is_sqlite:
+            # Wait for enrollments in flight and hold new ones until this sweep commits, so that every
+            # planned dose up to max_planned_id is visible to it (SQLite writers are serialised anyway).
+            connection.execute(text("LOCK TABLE planned_administrations IN SHARE MODE"))
+        max_planned_id = connection.execute(select(func.max(_planned.c.id))).scalar() or 0
+        previous = _checkpoint(session)
+        missed = _overdue(session, as_of, missed_only=True)
         reported = set(
             session.connection()
             .execute(
@@ -1263,9 +1364,23 @@ def sweep_missed(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
             .scalars()
         )
         new = [(row, planned_id) for row, planned_id in missed if planned_id not in reported]
+        at_utc = _utc(as_of)
+        # Every zone's local day is at least the UTC day minus one: windows that ended before it are
+        # closed everywhere, so this sweep vouches for them.
+        checked_before = date(at_utc.year, at_utc.month, at_utc.day) - timedelta(days=1)
+        if (
+            previous is None
+            or checked_before > previous.checked_before
+            or max_planned_id > previous.max_planned_id
+        ):
+            _audit(
+                session, actor=actor, at=as_of, action="sweep", entity="planned_administrations",
+                entity_id=None, reason="missed-dose sweep",
+                after={"checked_before": checked_before.isoformat(), "max_planned_id": max_planned_id,
+                       "newly_missed": len(new)},
+            )  # fmt: skip
         if not new:
             return []
-        at_utc = _utc(as_of)
         entries = [
             {
                 "at": at_utc,

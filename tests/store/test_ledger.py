@@ -571,3 +571,37 @@ def test_escalation_opens_the_next_cohort_only_after_a_full_safety_window_and_a_
         (4, None, 0, False),
     ]
     assert states[0].review == "safe"
+
+
+def test_overdue_after_a_sweep_checkpoint_equals_the_full_search(store: Store) -> None:
+    """The sweep's checkpoint only narrows the search: the answer is the full anti-join's, always."""
+    ledger.enroll(store, enrollment())
+    ledger.enroll(store, enrollment(subject="S-002", as_of="2026-12-01T01:00:00+00:00"))
+    given(store, 1, "2026-12-01T09:00:00+08:00")
+    ledger.sweep_missed(store, at("2026-12-06T12:00:00+08:00"), "sweeper")  # S-001/2, S-002/1, S-002/2
+    # After the checkpoint: a missed dose is recorded late, another voided, a subject enrolled backdated,
+    # a reschedule moves a window, and windows keep closing.
+    given(store, 2, "2026-12-06T13:00:00+08:00", subject="S-002", as_of="2026-12-06T14:00:00+08:00")
+    void = CorrectionRequest(
+        subject_code="S-001", sequence=1, reason="wrong subject", becomes="void", actor="x",
+        as_of=at("2026-12-06T15:00:00+08:00"),
+    )  # fmt: skip
+    ledger.correct(store, void)
+    ledger.enroll(store, enrollment("NCT05871463", "E-001", weight="58 kg", anchor=date(2026, 11, 20),
+                                    as_of="2026-12-06T08:00:00+00:00"))  # fmt: skip
+    ledger.enroll(
+        store, enrollment(subject="S-003", anchor=date(2026, 12, 2), as_of="2026-12-01T01:00:00+00:00")
+    )
+    given(store, 2, "2026-12-07T09:00:00+08:00", subject="S-003", as_of="2026-12-07T10:00:00+08:00")
+    _reschedule(store, 2, apply=True, subject="S-003")
+    with store.session() as session:
+        assert ledger._checkpoint(session) is not None
+        for as_of in ("2026-12-02T12:00:00+08:00", "2026-12-06T12:00:00+08:00", "2026-12-20T12:00:00+08:00"):
+            fast = [row for row, _ in ledger._overdue(session, at(as_of))]
+            full = [row for row, _ in ledger._overdue(session, at(as_of), full=True)]
+            assert fast == full and full
+    rows = ledger.overdue(store, at("2026-12-09T12:00:00+08:00"))
+    assert ("S-001", 1, "missed") in [
+        (r.subject_code, r.sequence, r.state) for r in rows
+    ]  # voided: missed again
+    assert ("E-001", 1, "missed") in [(r.subject_code, r.sequence, r.state) for r in rows]  # backdated
