@@ -605,3 +605,41 @@ def test_overdue_after_a_sweep_checkpoint_equals_the_full_search(store: Store) -
         (r.subject_code, r.sequence, r.state) for r in rows
     ]  # voided: missed again
     assert ("E-001", 1, "missed") in [(r.subject_code, r.sequence, r.state) for r in rows]  # backdated
+
+
+def test_a_race_past_the_read_check_is_stopped_by_the_unique_slot(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Force what two simultaneous writers can do on PostgreSQL: both pass the read check."""
+    ledger.enroll(store, enrollment())
+    first = given(store, 2, "2026-12-04T10:30:00+08:00")
+    real_check = ledger._refuse_if_recorded
+    calls: list[int] = []
+
+    def blind_first_time(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) > 1:
+            real_check(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_refuse_if_recorded", blind_first_time)
+    monkeypatch.setattr(ledger._DoseEvents, "next_slot", lambda self: 0)
+    with pytest.raises(DosingError) as refused:
+        given(store, 2, "2026-12-04T10:31:00+08:00")
+    assert f"record {first}" in refused.value.message and "already recorded" in refused.value.message
+    assert len(calls) == 2  # the insert failed on the constraint, then the refusal was read back
+    assert count(store, t.AdministrationEvent) == 1
+
+
+def test_site_views_select_subjects_by_site_and_dates(store: Store) -> None:
+    ledger.enroll(store, enrollment())
+    ledger.enroll(store, enrollment("NCT05871463", "E-001", weight="58 kg", anchor=date(2027, 3, 1),
+                                    as_of="2027-02-20T08:00:00+00:00"))  # fmt: skip
+    as_of = at("2026-12-01T00:00:00+00:00")
+    assert [v.subject_code for v in ledger.site_views(store, None, None, None, as_of)] == ["E-001", "S-001"]
+    assert [v.subject_code for v in ledger.site_views(store, "renji-shanghai", None, None, as_of)] == [
+        "S-001"
+    ]
+    december = ledger.site_views(store, None, date(2026, 12, 1), date(2026, 12, 31), as_of)
+    assert [v.subject_code for v in december] == ["S-001"]
+    march = ledger.site_views(store, "rigld-tehran", date(2027, 3, 1), date(2027, 3, 31), as_of)
+    assert [v.subject_code for v in march] == ["E-001"] and len(march[0].doses) == 3
