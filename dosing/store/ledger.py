@@ -409,9 +409,8 @@ def _arm_choice(
     if request.arm is not None:
         protocol.arm(request.arm)
         return request.arm, "given", None, None, None
-    treated = [arm for arm in protocol.arms]
-    if len(treated) == 1:
-        return treated[0].id, "only arm", None, None, None
+    if len(protocol.arms) == 1:
+        return protocol.arms[0].id, "only arm", None, None, None
     known = ", ".join(arm.id for arm in protocol.arms)
     raise DosingError("arm", f"one of the protocol's arms ({known})", f"{protocol.id} needs an arm")
 
@@ -911,13 +910,16 @@ def correct(store: Store, request: CorrectionRequest) -> int:
         return event.id
 
     try:
-        return _with_refusal(store, request.subject_code, request.sequence, work)
-    except DosingError as error:
-        if error.rule.startswith("one record per planned dose"):  # pragma: no cover - corrections chain
-            raise DosingError(
-                "record", "a record is corrected once; correct the correction", error.message
-            ) from error
-        raise
+        with store.transaction() as session:
+            return work(session)
+    except IntegrityError as error:
+        # Two corrections of the same record at the same moment: the unique corrects_id kept one.
+        raise DosingError(
+            "record",
+            "a record is corrected once; a later change corrects the correction",
+            f"dose {request.sequence} of {request.subject_code} was corrected by someone else at the same "
+            "moment; look at it again (dosing status) before correcting",
+        ) from error
 
 
 # --- reading -----------------------------------------------------------------------------------------

@@ -643,3 +643,21 @@ def test_site_views_select_subjects_by_site_and_dates(store: Store) -> None:
     assert [v.subject_code for v in december] == ["S-001"]
     march = ledger.site_views(store, "rigld-tehran", date(2027, 3, 1), date(2027, 3, 31), as_of)
     assert [v.subject_code for v in march] == ["E-001"] and len(march[0].doses) == 3
+
+
+def test_two_corrections_of_the_same_record_keep_one(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger.enroll(store, enrollment())
+    first = given(store, 2, "2026-12-04T10:30:00+08:00", lot="L1")
+    request = CorrectionRequest(subject_code="S-001", sequence=2, reason="lot", lot="L2", actor="a",
+                                as_of=at("2026-12-04T12:00:00+08:00"))  # fmt: skip
+    ledger.correct(store, request)
+    # The second writer read the dose before the first correction committed: it still sees record 1.
+    with store.session() as session:
+        stale = session.get(t.AdministrationEvent, first)
+    monkeypatch.setattr(ledger._DoseEvents, "tail", lambda self: (stale, "given"))
+    with pytest.raises(DosingError) as refused:
+        ledger.correct(store, request.model_copy(update={"lot": "L3", "actor": "b"}))
+    assert refused.value.field == "record" and "corrected by someone else" in refused.value.message
+    monkeypatch.undo()
+    dose = dose_state(store, 2, "2026-12-05T00:00:00+08:00")
+    assert dose.given is not None and dose.given.lot == "L2"
