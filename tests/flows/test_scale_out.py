@@ -8,6 +8,7 @@ its whole process group, in a ``finally``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -180,6 +181,27 @@ def test_sweep_deployment_runs_on_a_served_process_over_postgresql(
             deployment = _wait_for("the served deployments", lambda: _deployment(serve_started), started)
             assert [schedule.schedule.timezone for schedule in deployment.schedules] == ["Asia/Shanghai"]
             assert deployment.schedules[0].schedule.cron == "0 6 * * *"
+
+            # The missed-dose automation, pointed at a notification block the site configured by name.
+            from prefect.automations import Automation
+            from prefect.blocks.webhook import Webhook
+
+            with contextlib.suppress(ValueError):  # left by an earlier run on the same server database
+                Automation.read(name="dosing-missed-dose-notification").delete()  # type: ignore[union-attr]
+            block_id = Webhook(url="http://127.0.0.1:9/coordinator").save("coordinator-test", overwrite=True)
+            for verb in ("created", "updated"):  # installing twice updates the same automation
+                installed = subprocess.run(
+                    [dosing, "flows", "automation", "--block", "webhook/coordinator-test"],
+                    env=serve_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=READY_SECONDS,
+                )
+                assert installed.returncode == 0, installed.stderr
+                assert installed.stdout.startswith(verb)
+            automation = Automation.read(name="dosing-missed-dose-notification")
+            assert automation.trigger.expect == {"dosing.dose.missed"}  # type: ignore[union-attr]
+            assert [a.block_document_id for a in automation.actions] == [block_id]  # type: ignore[union-attr]
 
             from prefect.deployments import run_deployment
 
