@@ -1347,6 +1347,17 @@ def overdue(store: Store, as_of: datetime) -> list[OverdueRow]:
 
 def sweep_missed(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
     """Write each newly missed dose once to the audit log; returns only those (idempotent)."""
+    for attempt in range(3):
+        try:
+            return _sweep_once(store, as_of, actor)
+        except IntegrityError:
+            # Another sweep reported some of the same doses first (unique missed_planned_id): look again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sweep_once(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
     with store.transaction() as session:
         connection = session.connection()
         if not store.is_sqlite:
