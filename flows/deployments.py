@@ -30,7 +30,6 @@ def site_deployments(
     sweep_at: time = DEFAULT_SWEEP_AT,
     shifts: tuple[time, ...] = DEFAULT_SHIFTS,
     prep_hours: int = DEFAULT_PREP_HOURS,
-    database_url: str | None = None,
     site: str | None = None,
     prep_out: str | None = None,
 ) -> list[RunnerDeployment]:
@@ -40,8 +39,10 @@ def site_deployments(
     from flows.prep import pharmacy_prep_list
     from flows.sweep import missed_dose_sweep
 
-    common: dict[str, Any] = {"database_url": database_url} if database_url else {}
-    prep_parameters: dict[str, Any] = {**common, "hours": prep_hours}
+    # No database URL among the parameters (they are stored with every flow run and a URL may carry a
+    # password): the flows read DOSING_DATABASE_URL from the environment of the process that runs them.
+    common: dict[str, Any] = {}
+    prep_parameters: dict[str, Any] = {"hours": prep_hours}
     if site:
         prep_parameters["site"] = site
     if prep_out:

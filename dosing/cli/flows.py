@@ -53,8 +53,12 @@ def _silence_shutdown() -> None:
     atexit.register(logging.disable, logging.CRITICAL)
 
 
-def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool) -> dict[str, Any]:
+def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: str | None) -> dict[str, Any]:
     prepare_prefect_environment(verbose=verbose)
+    if database_url:
+        # Through the environment, never as a flow parameter: parameters are stored on the Prefect
+        # server with each flow run, and a database URL may carry a password.
+        os.environ["DOSING_DATABASE_URL"] = database_url
     try:
         return flow_call()
     finally:
@@ -124,13 +128,12 @@ def enroll_roster_command(
 
         return enroll_roster(
             str(roster),
-            database_url=database_url,
             calendar_dir=str(calendar_dir) if calendar_dir else None,
             batch_size=batch_size,
             allow_pounds=allow_pounds,
         )
 
-    summary = _run(call, verbose)
+    summary = _run(call, verbose, database_url)
     if as_json:
         emit_json(summary)
     else:
@@ -174,11 +177,9 @@ def prep_command(
     def call() -> dict[str, Any]:
         from flows.prep import pharmacy_prep_list
 
-        return pharmacy_prep_list(
-            hours=hours, as_of=as_of, site=site, out=str(out) if out else None, database_url=database_url
-        )
+        return pharmacy_prep_list(hours=hours, as_of=as_of, site=site, out=str(out) if out else None)
 
-    summary = _run(call, verbose)
+    summary = _run(call, verbose, database_url)
     if as_json:
         emit_json(summary)
         return
@@ -224,9 +225,9 @@ def calendars_command(
     def call() -> dict[str, Any]:
         from flows.calendars import export_calendars
 
-        return export_calendars(str(out), site=site, as_of=as_of, database_url=database_url)
+        return export_calendars(str(out), site=site, as_of=as_of)
 
-    summary = _run(call, verbose)
+    summary = _run(call, verbose, database_url)
     if as_json:
         emit_json(summary)
     else:
@@ -248,9 +249,9 @@ def sweep_command(as_of_text: str | None, database_url: str | None, verbose: boo
     def call() -> dict[str, Any]:
         from flows.sweep import missed_dose_sweep
 
-        return missed_dose_sweep(as_of=as_of, database_url=database_url)
+        return missed_dose_sweep(as_of=as_of)
 
-    summary = _run(call, verbose)
+    summary = _run(call, verbose, database_url)
     if as_json:
         emit_json(summary)
         return
@@ -298,6 +299,9 @@ def serve_command(
         )
     zone = timezone or _site_timezone(site)
     prepare_prefect_environment(verbose=True)
+    if database_url:
+        # The served flow runs are subprocesses of this one and inherit it (never a flow parameter).
+        os.environ["DOSING_DATABASE_URL"] = database_url
     from prefect import serve
 
     from flows.deployments import site_deployments
@@ -307,7 +311,6 @@ def serve_command(
         sweep_at=_clock(sweep_at, "sweep at"),
         shifts=tuple(_clock(shift, "shift") for shift in shifts),
         prep_hours=prep_hours,
-        database_url=database_url,
         site=site,
         prep_out=prep_out,
     )
