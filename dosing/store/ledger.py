@@ -756,6 +756,29 @@ def _given_fields(
     }
 
 
+def _with_registered_lot(
+    session: Session, enrollment: t.Enrollment, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The record's lot checked against the pharmacy's register, in the same transaction.
+
+    Chain of identity: a cell product given from an unregistered, expired or other product's lot is a
+    mix-up to resolve before the record stands, so it is refused with the rule it breaks. The stored
+    lot number and DIN are the register's (a scanned ``=G1234...00`` becomes the DIN).
+    """
+    from dosing.store.lots import check_lot_reference  # lots reads the ledger's views: import late
+
+    found = check_lot_reference(
+        session,
+        lot=fields["lot"],
+        din=fields["din"],
+        protocol=enrollment.protocol_id,
+        on=fields["local_date"],
+    )
+    if found is None:
+        return fields
+    return {**fields, "lot": found.lot_number, "din": found.din}
+
+
 def record_given(store: Store, request: GivenRequest) -> int:
     """Record a given administration; refuses a second record of the same dose. Returns the record id."""
 
@@ -764,7 +787,7 @@ def record_given(store: Store, request: GivenRequest) -> int:
         planned, events = _planned_dose(session, subject, enrollment, request.sequence)
         _refuse_if_recorded(subject, enrollment, request.sequence, events)
         _, _, latest = events.window(planned)
-        fields = _given_fields(planned, enrollment, request, None)
+        fields = _with_registered_lot(session, enrollment, _given_fields(planned, enrollment, request, None))
         event = t.AdministrationEvent(
             planned_id=_id(planned),
             subject_id=_id(subject),
@@ -857,7 +880,11 @@ def correct(store: Store, request: CorrectionRequest) -> int:
         _, _, latest = events.window(planned)
         fields: dict[str, Any] = {}
         if request.becomes == "given":
-            fields = _given_fields(planned, enrollment, request, tail if kind == "given" else None)
+            fields = _with_registered_lot(
+                session,
+                enrollment,
+                _given_fields(planned, enrollment, request, tail if kind == "given" else None),
+            )
         elif request.becomes == "skipped":
             reason = request.skip_reason or (tail.reason if kind == "skipped" else None)
             if not reason:

@@ -35,12 +35,25 @@ def dosing(tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
+def register_lots(dosing, *lots: str) -> None:  # type: ignore[no-untyped-def]
+    """The pharmacy registers the lots before a nurse records doses from them (chain of identity)."""
+    for lot in lots or ("L123", "L124"):
+        dosing("lots", "add", "--lot-number", lot, "--product", "UC-MSC", "--concentration", "2e6/mL",
+               "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31")  # fmt: skip
+
+
 def test_enroll_record_skip_status_overdue_and_audit(dosing) -> None:  # type: ignore[no-untyped-def]
     enrolled = dosing(
         "enroll", "NCT04822922", "--subject", "S-001", "--arm", "low", "--weight", "62kg",
         "--anchor", "2026-12-01", "--as-of", "2026-12-01T08:00", "--by", "coord-1",
     )  # fmt: skip
     assert "enrolled S-001 in NCT04822922: arm low (escalation), cohort 1, place 1" in enrolled.stdout
+
+    unregistered = dosing("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30", "--lot", "L123",
+                          "--as-of", "2026-12-01T11:00", ok=False)  # fmt: skip
+    assert unregistered.returncode == 2
+    assert "lot: 'L123' is not registered" in unregistered.stderr
+    register_lots(dosing)
 
     recorded = dosing("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30", "--lot", "L123",
                       "--as-of", "2026-12-01T11:00")  # fmt: skip
@@ -109,6 +122,7 @@ def test_reschedule_previews_then_applies(dosing) -> None:  # type: ignore[no-un
 def test_correct_a_record(dosing) -> None:  # type: ignore[no-untyped-def]
     dosing("enroll", "NCT04822922", "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
            "--as-of", "2026-12-01T08:00")  # fmt: skip
+    register_lots(dosing)
     dosing(
         "record",
         "S-001",

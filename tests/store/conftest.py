@@ -70,9 +70,32 @@ def store_url(request) -> str:  # type: ignore[no-untyped-def]
     return str(request.getfixturevalue("pg_schema_url"))
 
 
+#: Lots the ledger tests record doses with, registered in the pharmacy as the ledger requires.
+TEST_LOTS = ("L123", "L124", "L1", "L2")
+
+
+def register_lots(
+    store: Store, *numbers: str, product: str = "UC-MSC", expiry: date = date(2027, 12, 31)
+) -> None:
+    from dosing.pharmacy.lots import Lot
+    from dosing.store.lots import add_lot
+
+    for number in numbers:
+        lot = Lot(
+            product=product,
+            lot_number=number,
+            concentration="2e6 cells/mL",
+            viability="95%",
+            volume="50 mL",
+            expiry=expiry,
+        )
+        add_lot(store, lot, actor="pharmacist", as_of=datetime(2026, 11, 1, tzinfo=UTC))
+
+
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     opened = open_store(store_url)
+    register_lots(opened, *TEST_LOTS)
     yield opened
     opened.dispose()
 

@@ -88,11 +88,13 @@ def test_escalation_refuses_an_arm_other_than_the_open_cohort(store: Store) -> N
 
 
 def test_a_withdrawn_study_is_refused_with_nothing_written(store: Store) -> None:
+    before = {table: count(store, table) for table in t.TABLES}  # the fixture's registered lots only
     with pytest.raises(HardStop) as refused:
         ledger.enroll(store, enrollment("NCT05940610", arm="msc-ev", weight="60 kg"))
     assert refused.value.field == "study status"
     for table in t.TABLES:
-        assert count(store, table) == 0
+        assert count(store, table) == before[table]
+    assert before[t.Subject] == before[t.PlannedAdministration] == 0
 
 
 def test_a_subject_code_is_enrolled_once(store: Store) -> None:
@@ -112,11 +114,13 @@ def test_a_crash_between_enrollment_steps_leaves_no_partial_plan(
         raise RuntimeError("power cut between enrollment steps")
 
     monkeypatch.setattr(ledger, "_insert_plan", crash)
+    before = {table: count(store, table) for table in t.TABLES}  # the fixture's registered lots only
     with pytest.raises(RuntimeError, match="power cut"):
         ledger.enroll(store, enrollment())
     assert flushed and flushed[0] is not None
     for table in t.TABLES:
-        assert count(store, table) == 0
+        assert count(store, table) == before[table]
+    assert before[t.Subject] == before[t.Enrollment] == 0
 
 
 # --- randomization -----------------------------------------------------------------------------------
@@ -656,8 +660,42 @@ def test_two_corrections_of_the_same_record_keep_one(store: Store, monkeypatch: 
         stale = session.get(t.AdministrationEvent, first)
     monkeypatch.setattr(ledger._DoseEvents, "tail", lambda self: (stale, "given"))
     with pytest.raises(DosingError) as refused:
-        ledger.correct(store, request.model_copy(update={"lot": "L3", "actor": "b"}))
+        ledger.correct(store, request.model_copy(update={"lot": "L124", "actor": "b"}))
     assert refused.value.field == "record" and "corrected by someone else" in refused.value.message
     monkeypatch.undo()
     dose = dose_state(store, 2, "2026-12-05T00:00:00+08:00")
     assert dose.given is not None and dose.given.lot == "L2"
+
+
+# --- lots: the chain of identity -------------------------------------------------------------------
+
+
+def test_a_dose_from_an_unregistered_lot_is_refused_and_nothing_is_written(store: Store) -> None:
+    ledger.enroll(store, enrollment())
+    before = count(store, t.AdministrationEvent)
+    with pytest.raises(DosingError) as refused:
+        given(store, 1, "2026-12-01T10:30:00+08:00", lot="L999")
+    assert refused.value.field == "lot"
+    assert "registered in the pharmacy" in refused.value.rule
+    assert count(store, t.AdministrationEvent) == before
+
+
+def test_a_dose_from_an_expired_lot_is_refused(store: Store) -> None:
+    from tests.store.conftest import register_lots
+
+    register_lots(store, "L-OLD", expiry=date(2026, 11, 30))
+    ledger.enroll(store, enrollment())
+    with pytest.raises(DosingError) as refused:
+        given(store, 1, "2026-12-01T10:30:00+08:00", lot="L-OLD")
+    assert refused.value.field == "expiry"
+    assert refused.value.rule == "lot not expired on the day of the dose"
+
+
+def test_a_dose_from_another_products_lot_is_refused(store: Store) -> None:
+    from tests.store.conftest import register_lots
+
+    register_lots(store, "EV-1", product="MSC-EV")
+    ledger.enroll(store, enrollment())
+    with pytest.raises(DosingError) as refused:
+        given(store, 1, "2026-12-01T10:30:00+08:00", lot="EV-1")
+    assert refused.value.field in {"lot", "product"}
