@@ -540,7 +540,7 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
                 given.started_at.astimezone(dose.planned_start.tzinfo).strftime("%Y-%m-%d %H:%M")
                 if given
                 else "",
-                given.lot if given else "",
+                (given.lot or given.din or "") if given else "",
                 dose.revision,
             )
         )

@@ -1091,8 +1091,9 @@ def site_views(
         if site_id is not None:
             query = query.where(col(t.Enrollment.site) == site_id)
         if start is not None or end is not None:
-            low = start or date.min
-            high = end or date.max
+            # One day inside the calendar's limits, so widening by a day never overflows.
+            low = start or date.min + timedelta(days=1)
+            high = end or date.max - timedelta(days=1)
             # Candidates by planned dates (widened by a reschedule's reach), then exact on effective dates.
             moved = select(col(t.AdministrationEvent.subject_id)).where(
                 col(t.AdministrationEvent.kind) == "reschedule"

@@ -647,6 +647,11 @@ def test_site_views_select_subjects_by_site_and_dates(store: Store) -> None:
     assert [v.subject_code for v in december] == ["S-001"]
     march = ledger.site_views(store, "rigld-tehran", date(2027, 3, 1), date(2027, 3, 31), as_of)
     assert [v.subject_code for v in march] == ["E-001"] and len(march[0].doses) == 3
+    # An open-ended range (from a day on, or up to a day) reaches the calendar's limits safely.
+    from_march = ledger.site_views(store, None, date(2027, 3, 1), None, as_of)
+    assert [v.subject_code for v in from_march] == ["E-001", "S-001"]  # S-001's long-term follow-ups
+    until_december = ledger.site_views(store, None, None, date(2026, 12, 31), as_of)
+    assert [v.subject_code for v in until_december] == ["S-001"]
 
 
 def test_two_corrections_of_the_same_record_keep_one(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
