@@ -17,6 +17,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from dosing.errors import DosingError
+from dosing.status import local_date
 from flows.roster import RosterRow, parse_roster
 from flows.store_access import (
     RETRIES,
@@ -48,8 +49,9 @@ def differences(row: RosterRow, enrolled: Any) -> list[str]:
         found.append(f"weight {enrolled.weight} (roster: {row.weight})")
     if row.site is not None and enrolled.site != row.site:
         found.append(f"site {enrolled.site} (roster: {row.site})")
-    anchor_day = row.anchor if not isinstance(row.anchor, datetime) else None
-    if anchor_day is not None and enrolled.anchor_date != anchor_day:
+    # An instant anchors on its local calendar day at the site, as the plan counts days.
+    anchor_day = local_date(row.anchor, enrolled.timezone) if isinstance(row.anchor, datetime) else row.anchor
+    if enrolled.anchor_date != anchor_day:
         found.append(f"anchor {enrolled.anchor_date} (roster: {anchor_day})")
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,3 +49,29 @@ def test_pounds_need_permission() -> None:
     assert parse_roster(text).rejected[0].field == "weight"
     converted = parse_roster(text, allow_pounds=True).rows[0].weight.value
     assert converted == Decimal("150") * Decimal("0.45359237")
+
+
+def test_a_rerun_compares_the_row_with_the_enrollment_on_the_sites_calendar_day() -> None:
+    from types import SimpleNamespace
+
+    from dosing.units import Weight
+    from flows.enroll import differences
+
+    text = (
+        "subject_code,protocol,arm,weight,anchor,site\n"
+        "RJ-9,NCT04822922,,62 kg,2026-11-30T17:00+00:00,renji-shanghai\n"
+    )
+    row = parse_roster(text).rows[0]
+    enrolled = SimpleNamespace(
+        protocol_id="NCT04822922",
+        arm="low",
+        weight=Weight.kg(62),
+        site="renji-shanghai",
+        timezone="Asia/Shanghai",
+        anchor_date=date(2026, 12, 1),  # 17:00 UTC is 01:00 the next day in Shanghai
+    )
+    assert differences(row, enrolled) == []  # an empty arm accepts the arm the store chose
+    heavier = SimpleNamespace(**{**vars(enrolled), "weight": Weight.kg(64)})
+    assert differences(row, heavier) == ["weight 64 kg (roster: 62 kg)"]
+    earlier = SimpleNamespace(**{**vars(enrolled), "anchor_date": date(2026, 11, 30)})
+    assert differences(row, earlier) == ["anchor 2026-11-30 (roster: 2026-12-01)"]
