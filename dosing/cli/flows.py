@@ -190,15 +190,28 @@ def prep_command(
             d["subject_code"],
             d["label"],
             d["ordered_dose"],
-            d["volume_to_draw"],
-            d["diluent"],
-            d["final_volume"],
+            d.get("lot") or "reference",
+            d.get("volume_to_draw"),
+            d.get("diluent"),
+            d.get("final_volume"),
+            d.get("refusal") or "",
         )
         for d in summary["doses"]
     ]
     click.echo(f"doses due from {summary['start']} to {summary['end']}: {len(rows)}")
     if rows:
-        headers = ["planned start", "site", "subject", "dose", "ordered", "draw", "diluent", "final"]
+        headers = [
+            "planned start",
+            "site",
+            "subject",
+            "dose",
+            "ordered",
+            "lot",
+            "draw",
+            "diluent",
+            "final",
+            "refused",
+        ]
         click.echo(table(headers, rows))
     if out:
         click.echo(f"written to {out}")

@@ -263,3 +263,25 @@ def test_a_broken_rule_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DosingError):
         sweep.missed_dose_sweep(as_of=LATER, database_url="sqlite://")
     assert len(calls) == 1
+
+
+def test_prep_list_shows_a_bag_that_must_not_be_made_with_the_reason(store_url: str) -> None:
+    from dosing.pharmacy.lots import Lot
+    from dosing.store.lots import add_lot
+    from flows.prep import pharmacy_prep_list
+
+    _enroll(store_url, "good.csv")
+    expired = Lot(
+        product="UC-MSC",
+        lot_number="UCM-2610-01",
+        concentration="4 x10^6 cells/mL",
+        viability="90%",
+        volume="50 mL",
+        expiry=date(2026, 11, 25),
+    )
+    add_lot(open_store(store_url), expired, actor="pharmacist", as_of=ENROLLED_ON)
+    start = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    doses = pharmacy_prep_list(hours=24, as_of=start, site="renji-shanghai", database_url=store_url)["doses"]
+    assert [d["subject_code"] for d in doses] == ["RJ-001", "RJ-002"]
+    assert all(d["refusal"] and "expir" in d["refusal"] for d in doses)
+    assert all("volume_to_draw" not in d for d in doses)
