@@ -209,6 +209,8 @@ class AssessmentFacts(BaseModel):
     measures: list[str]
     revision: int = 0
     revised_at: datetime
+    #: A check tied to a dose that was not given is published as cancelled, not dropped.
+    cancelled: bool = False
 
 
 _GIVEN = {DoseState.GIVEN_ON_TIME, DoseState.GIVEN_LATE, DoseState.GIVEN_EARLY, DoseState.PARTIAL}
@@ -326,6 +328,7 @@ def assessment_event(
         lines.append("Measures: " + ", ".join(assessment.measures))
     if assessment.revision:
         lines.append(f"Revision {assessment.revision} of this assessment")
+    marker = "[cancelled] " if assessment.cancelled else ""
     return CalendarEvent(
         uid=event_uid(protocol.id, subject_code, assessment_item(assessment.key)),
         kind=EventKind.ASSESSMENT,
@@ -333,13 +336,13 @@ def assessment_event(
         subject_code=subject_code,
         site=site,
         timezone=timezone,
-        summary=f"{protocol.id} {subject_code}: {assessment.name}",
+        summary=f"{marker}{protocol.id} {subject_code}: {assessment.name}",
         description="\n".join(lines),
         all_day=False,
         start=start,
         end=end,
         sequence=assessment.revision,
-        status=EventStatus.CONFIRMED,
+        status=EventStatus.CANCELLED if assessment.cancelled else EventStatus.CONFIRMED,
         stamp=_utc(assessment.revised_at),
         # The site's reminder is a preparation lead time for doses; an assessment needs none.
         wants_alarm=False,

@@ -59,6 +59,7 @@ def assessment_facts(assessment: AssessmentView) -> AssessmentFacts:
         measures=assessment.measures,
         revision=assessment.revision,
         revised_at=assessment.revised_at,
+        cancelled=assessment.cancelled,
     )
 
 

@@ -335,28 +335,40 @@ def _dose_view(
 
 def _assessment_view(
     assessment: t.PlannedAssessment,
-    moved: dict[int, tuple[datetime, int, datetime]],
+    doses: dict[int, DoseView],
     timezone: str,
     enrolled_at: datetime,
 ) -> AssessmentView:
+    """An assessment as it stands now. One tied to a dose follows that dose: from the recorded start
+    of a given dose (the 24 h toxicity check is 24 h after the infusion actually began), from the
+    moved start of a rescheduled one, and cancelled with a dose that was skipped."""
     due = _local(assessment.due, timezone)
-    revision, revised_at = 0, enrolled_at
-    sequence = assessment.administration_sequence
-    if sequence is not None and sequence in moved:
-        # An assessment after a dose follows the dose: recomputed from its new start, as the plan does.
-        new_start, revision, revised_at = moved[sequence]
+    revision, revised_at, cancelled = 0, enrolled_at, False
+    dose = doses.get(assessment.administration_sequence) if assessment.administration_sequence else None
+    if dose is not None:
         offset = Offset(
             months=assessment.offset_months, days=assessment.offset_days, hours=assessment.offset_hours
         )
-        due = offset_datetime(pendulum.instance(new_start), offset)
+        # Twice the dose's revision, plus one once it is given: never decreases, so a calendar
+        # client always takes the newer version (a void lowers "given" but raises the dose's revision).
+        revision = 2 * dose.revision + (1 if dose.given is not None else 0)
+        revised_at = dose.revised_at
+        if dose.status.state is DoseState.SKIPPED:
+            cancelled = True
+        elif dose.given is not None:
+            due = offset_datetime(pendulum.instance(_local(dose.given.started_at, timezone)), offset)
+            revised_at = max(revised_at, dose.given.recorded_at)
+        else:
+            due = offset_datetime(pendulum.instance(dose.planned_start), offset)
     return AssessmentView(
         key=assessment.key,
         name=assessment.name,
         due=due,
         measures=list(assessment.measures or []),
-        administration_sequence=sequence,
+        administration_sequence=assessment.administration_sequence,
         revision=revision,
         revised_at=revised_at,
+        cancelled=cancelled,
     )
 
 
@@ -1030,13 +1042,9 @@ def _views(
         ]
         if not doses and enrollment.arm_role == ArmRole.CONTROL.value:
             doses = _not_applicable_doses(enrollment)
-        moved = {
-            dose.sequence: (dose.planned_start, dose.revision, dose.revised_at)
-            for dose, row in zip(doses, planned_rows, strict=False)
-            if dose.target_date != row.target_date
-        }
+        by_sequence = {dose.sequence: dose for dose in doses}
         assessments = [
-            _assessment_view(assessment, moved, enrollment.timezone, enrollment.enrolled_at)
+            _assessment_view(assessment, by_sequence, enrollment.timezone, enrollment.enrolled_at)
             for assessment in assessments_by_subject[subject.id]
         ]
         assessments.sort(key=lambda view: (view.due, view.name))

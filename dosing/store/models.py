@@ -199,6 +199,8 @@ class AssessmentView(_View):
     administration_sequence: int | None
     revision: int
     revised_at: datetime
+    #: A check tied to a dose that was not given (e.g. the 24 h toxicity check of a skipped infusion).
+    cancelled: bool = False
 
 
 class SubjectView(_View):

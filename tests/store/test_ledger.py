@@ -449,7 +449,8 @@ def test_shift_later_moves_later_doses_by_the_delay_after_a_preview(store: Store
     assert third.planned_start.isoformat() == "2026-12-09T09:00:00+08:00"
     assert (fourth.target_date, fourth.revision) == (date(2026, 12, 12), 1)
     check = next(a for a in view.assessments if a.key.endswith("/dose-3"))
-    assert (check.due.isoformat(), check.revision) == ("2026-12-10T09:00:00+08:00", 1)
+    # The 24 h check follows its dose; its revision is twice the dose's (plus one once given).
+    assert (check.due.isoformat(), check.revision) == ("2026-12-10T09:00:00+08:00", 2)
     entry = ledger.audit_trail(store, subject_code="S-001")[-1]
     assert (entry.action, entry.reason) == ("reschedule", "dose 2 delayed by bed availability")
     assert (
@@ -704,3 +705,57 @@ def test_a_dose_from_another_products_lot_is_refused(store: Store) -> None:
     with pytest.raises(DosingError) as refused:
         given(store, 1, "2026-12-01T10:30:00+08:00", lot="EV-1")
     assert refused.value.field in {"lot", "product"}
+
+
+# --- follow-ups tied to a dose ---------------------------------------------------------------------
+
+
+def _check_after(view, sequence: int):  # type: ignore[no-untyped-def]
+    return next(a for a in view.assessments if a.administration_sequence == sequence)
+
+
+def test_the_24_hour_check_is_due_24_hours_after_the_infusion_actually_started(store: Store) -> None:
+    ledger.enroll(store, enrollment())
+    planned = _check_after(ledger.subject_view(store, "S-001", at("2026-12-01T08:00:00+08:00")), 1)
+    assert (planned.due.isoformat(), planned.revision, planned.cancelled) == (
+        "2026-12-02T09:00:00+08:00",
+        0,
+        False,
+    )
+    given(store, 1, "2026-12-01T13:45:00+08:00", lot="L123")
+    check = _check_after(ledger.subject_view(store, "S-001", at("2026-12-01T15:00:00+08:00")), 1)
+    assert (check.due.isoformat(), check.revision, check.cancelled) == ("2026-12-02T13:45:00+08:00", 1, False)
+
+
+def test_the_check_after_a_skipped_dose_is_cancelled_and_its_revision_never_goes_down(store: Store) -> None:
+    ledger.enroll(store, enrollment())
+    given(store, 1, "2026-12-01T09:00:00+08:00", lot="L123")
+    ledger.record_skipped(
+        store,
+        SkipRequest(
+            subject_code="S-001",
+            sequence=2,
+            reason="held: fever",
+            actor="nurse-a",
+            as_of=at("2026-12-04T08:00:00+08:00"),
+        ),  # fmt: skip
+    )
+    view = ledger.subject_view(store, "S-001", at("2026-12-04T09:00:00+08:00"))
+    first, second = _check_after(view, 1), _check_after(view, 2)
+    assert (first.cancelled, first.revision) == (False, 1)
+    assert (second.cancelled, second.revision) == (True, 2)
+    voided = ledger.correct(
+        store,
+        CorrectionRequest(
+            subject_code="S-001",
+            sequence=1,
+            reason="entered on the wrong subject",
+            becomes="void",
+            actor="nurse-a",
+            as_of=at("2026-12-04T10:00:00+08:00"),
+        ),  # fmt: skip
+    )
+    assert voided
+    after_void = _check_after(ledger.subject_view(store, "S-001", at("2026-12-04T11:00:00+08:00")), 1)
+    assert after_void.due.isoformat() == "2026-12-02T09:00:00+08:00"
+    assert after_void.revision > first.revision
