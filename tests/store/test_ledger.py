@@ -738,7 +738,7 @@ def test_the_check_after_a_skipped_dose_is_cancelled_and_its_revision_never_goes
             reason="held: fever",
             actor="nurse-a",
             as_of=at("2026-12-04T08:00:00+08:00"),
-        ),  # fmt: skip
+        ),
     )
     view = ledger.subject_view(store, "S-001", at("2026-12-04T09:00:00+08:00"))
     first, second = _check_after(view, 1), _check_after(view, 2)
@@ -753,7 +753,7 @@ def test_the_check_after_a_skipped_dose_is_cancelled_and_its_revision_never_goes
             becomes="void",
             actor="nurse-a",
             as_of=at("2026-12-04T10:00:00+08:00"),
-        ),  # fmt: skip
+        ),
     )
     assert voided
     after_void = _check_after(ledger.subject_view(store, "S-001", at("2026-12-04T11:00:00+08:00")), 1)
