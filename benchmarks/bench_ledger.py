@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 
 from dosing.store import Store, ledger, open_store
+from dosing.store.ledger import overdue_queries, overdue_rows
 from dosing.store.models import EnrollmentRequest
 from dosing.units import parse_dose_per_kg, parse_weight
 
@@ -204,7 +205,7 @@ def bench(url: str, subjects: int, enrollments: int, label: str) -> None:
 
     found = timed("overdue candidates, full anti-join (SQL only)", candidates)
     with store.session() as session:
-        checkpoint = ledger._checkpoint(session)
+        checkpoint = overdue_queries._checkpoint(session)
     if checkpoint is None:
         rows = timed("ledger.overdue, no sweep yet (full anti-join)", lambda: ledger.overdue(store, AS_OF))
         missed = sum(1 for row in rows if row.state == "missed")
@@ -220,7 +221,7 @@ def bench(url: str, subjects: int, enrollments: int, label: str) -> None:
         print(f"  -> first sweep wrote {len(swept):,} missed doses to the audit log")
     rows = timed("ledger.overdue after a sweep (from its checkpoint)", lambda: ledger.overdue(store, AS_OF))
     with store.session() as session:
-        full = [row for row, _ in ledger._overdue(session, AS_OF, full=True)]
+        full = [row for row, _ in overdue_rows._overdue(session, AS_OF, full=True)]
     print(f"  -> {len(rows):,} overdue rows; identical to the full search: {rows == full}")
     timed(
         "ledger.sweep_missed again (idempotent: nothing new)",

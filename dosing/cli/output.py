@@ -11,9 +11,12 @@ from typing import Any
 import click
 from pydantic import BaseModel
 
+from dosing.status import DoseStatus
+
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON (ISO dates, quantities with units)."
 )
+csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 
 
 def to_jsonable(value: Any) -> Any:
@@ -47,3 +50,15 @@ def csv_text(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     writer.writerow(headers)
     writer.writerows(["" if c is None else c for c in row] for row in rows)
     return buffer.getvalue()
+
+
+def status_text(status: DoseStatus) -> str:
+    """A dose's status as a coordinator reads it: state, days early or late, and the reason."""
+    text = status.state.value.replace("_", " ")
+    if status.days_late:
+        text += f" ({status.days_late} d late)"
+    if status.days_early:
+        text += f" ({status.days_early} d early)"
+    if status.reason:
+        text += f": {status.reason}"
+    return text

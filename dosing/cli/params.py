@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import getpass
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
-from dosing.errors import DosingError
+import click
+from pydantic import BaseModel, ValidationError
+
+from dosing.errors import DosingError, from_validation_error
 from dosing.units import (
     AmountUnit,
     Concentration,
@@ -16,6 +23,8 @@ from dosing.units import (
     parse_percent,
     parse_weight,
 )
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def parse_date_or_instant(text: str, field: str) -> date | datetime:
@@ -65,3 +74,70 @@ def concentration_option(text: str | None, unit: AmountUnit) -> Concentration | 
 
 def percent_option(text: str | None, field: str = "viability") -> Percent | None:
     return None if text is None else parse_percent(text, field=field)
+
+
+# --- options and values shared by the ledger's commands ---------------------------------------------
+
+
+def _default_actor() -> str:
+    user = os.environ.get("USER") or os.environ.get("USERNAME")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+def by_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--by", "actor", default=None, help="Who does it, for the audit log (default: $USER)."
+    )(function)
+
+
+def as_of_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--as-of",
+        "as_of_text",
+        default=None,
+        metavar="DATETIME",
+        help="Evaluate (or record) as of this moment instead of now (ISO 8601).",
+    )(function)
+
+
+def actor_or_user(actor: str | None) -> str:
+    return actor or _default_actor()
+
+
+def moment_or_now(text: str | None, timezone: str, field: str = "as of") -> datetime:
+    """Now, or a typed moment: with an offset as given, without one in ``timezone``; a date is its start."""
+    if text is None:
+        return datetime.now(UTC)
+    if "T" not in text and " " not in text.strip():
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as error:
+            raise DosingError(field, "ISO 8601 date or date-time", f"{text!r} is not a date") from error
+        return parse_local_moment(f"{day.isoformat()}T00:00", field, timezone)
+    return parse_local_moment(text, field, timezone)
+
+
+def build_request(model: type[Model], **values: Any) -> Model:
+    """A validated request, its validation errors told as the rule each value breaks."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        raise from_validation_error(error) from error
+
+
+def ledger_store() -> Any:
+    from dosing.store import open_store
+
+    return open_store()
+
+
+def subject_zone(store: Any, subject_code: str) -> str:
+    """The subject's site zone: times typed at the bedside without an offset are read in it."""
+    from dosing.store import ledger
+
+    return str(ledger.subject_timezone(store, subject_code))

@@ -16,6 +16,9 @@ from dosing.protocol import ReschedulePolicy
 from dosing.status import DoseState
 from dosing.store import Store, ledger
 from dosing.store import tables as t
+from dosing.store.ledger import enrollment as ledger_enrollment
+from dosing.store.ledger import overdue_queries, overdue_rows, recording
+from dosing.store.ledger.dose_state import _DoseEvents
 from dosing.store.models import (
     CohortReviewRequest,
     CorrectionRequest,
@@ -113,7 +116,7 @@ def test_a_crash_between_enrollment_steps_leaves_no_partial_plan(
         flushed.append(subject.id)  # the subject and enrollment rows exist in the transaction here
         raise RuntimeError("power cut between enrollment steps")
 
-    monkeypatch.setattr(ledger, "_insert_plan", crash)
+    monkeypatch.setattr(ledger_enrollment, "_insert_plan", crash)
     before = {table: count(store, table) for table in t.TABLES}  # the fixture's registered lots only
     with pytest.raises(RuntimeError, match="power cut"):
         ledger.enroll(store, enrollment())
@@ -600,10 +603,10 @@ def test_overdue_after_a_sweep_checkpoint_equals_the_full_search(store: Store) -
     given(store, 2, "2026-12-07T09:00:00+08:00", subject="S-003", as_of="2026-12-07T10:00:00+08:00")
     _reschedule(store, 2, apply=True, subject="S-003")
     with store.session() as session:
-        assert ledger._checkpoint(session) is not None
+        assert overdue_queries._checkpoint(session) is not None
         for as_of in ("2026-12-02T12:00:00+08:00", "2026-12-06T12:00:00+08:00", "2026-12-20T12:00:00+08:00"):
-            fast = [row for row, _ in ledger._overdue(session, at(as_of))]
-            full = [row for row, _ in ledger._overdue(session, at(as_of), full=True)]
+            fast = [row for row, _ in overdue_rows._overdue(session, at(as_of))]
+            full = [row for row, _ in overdue_rows._overdue(session, at(as_of), full=True)]
             assert fast == full and full
     rows = ledger.overdue(store, at("2026-12-09T12:00:00+08:00"))
     assert ("S-001", 1, "missed") in [
@@ -618,7 +621,7 @@ def test_a_race_past_the_read_check_is_stopped_by_the_unique_slot(
     """Force what two simultaneous writers can do on PostgreSQL: both pass the read check."""
     ledger.enroll(store, enrollment())
     first = given(store, 2, "2026-12-04T10:30:00+08:00")
-    real_check = ledger._refuse_if_recorded
+    real_check = recording._refuse_if_recorded
     calls: list[int] = []
 
     def blind_first_time(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -626,8 +629,8 @@ def test_a_race_past_the_read_check_is_stopped_by_the_unique_slot(
         if len(calls) > 1:
             real_check(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_refuse_if_recorded", blind_first_time)
-    monkeypatch.setattr(ledger._DoseEvents, "next_slot", lambda self: 0)
+    monkeypatch.setattr(recording, "_refuse_if_recorded", blind_first_time)
+    monkeypatch.setattr(_DoseEvents, "next_slot", lambda self: 0)
     with pytest.raises(DosingError) as refused:
         given(store, 2, "2026-12-04T10:31:00+08:00")
     assert f"record {first}" in refused.value.message and "already recorded" in refused.value.message
@@ -664,7 +667,7 @@ def test_two_corrections_of_the_same_record_keep_one(store: Store, monkeypatch: 
     # The second writer read the dose before the first correction committed: it still sees record 1.
     with store.session() as session:
         stale = session.get(t.AdministrationEvent, first)
-    monkeypatch.setattr(ledger._DoseEvents, "tail", lambda self: (stale, "given"))
+    monkeypatch.setattr(_DoseEvents, "tail", lambda self: (stale, "given"))
     with pytest.raises(DosingError) as refused:
         ledger.correct(store, request.model_copy(update={"lot": "L124", "actor": "b"}))
     assert refused.value.field == "record" and "corrected by someone else" in refused.value.message

@@ -1,0 +1,97 @@
+"""The fields of a given dose on the command line, shared by ``dosing record`` and ``dosing correct``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from dosing.cli.params import parse_local_moment
+from dosing.units import AmountUnit, parse_amount, parse_volume
+
+
+def _amount(text: str | None, unit: AmountUnit | None) -> Any:
+    if text is None:
+        return None
+    return parse_amount(text, field="amount", default_unit=unit)
+
+
+def _amount_unit(store: Any, subject_code: str, sequence: int) -> AmountUnit | None:
+    from dosing.store import ledger
+
+    view = ledger.subject_view(store, subject_code, datetime.now(UTC))
+    for dose in view.doses:
+        if dose.sequence == sequence and dose.ordered_dose is not None:
+            return dose.ordered_dose.unit
+    return None
+
+
+def given_options(*, correcting: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The fields of a given dose, as ``record`` takes them (described, with their defaults) and as
+    ``correct`` takes them (each replaces that field of the record corrected)."""
+
+    def described(text: str) -> str | None:
+        return None if correcting else text
+
+    options = [
+        click.option(
+            "--at",
+            "at_text",
+            required=not correcting,
+            default=None,
+            help=described("Start of the administration (site time unless an offset)."),
+        ),
+        click.option("--end", "end_text", default=None, help=described("End of the administration.")),
+        click.option(
+            "--amount",
+            "amount_text",
+            default=None,
+            help=described("Amount given (default: the ordered dose)."),
+        ),
+        click.option(
+            "--volume",
+            "volume_text",
+            default=None,
+            help=described("Volume given (default: the final volume)."),
+        ),
+        click.option("--partial/--full", default=None)
+        if correcting
+        else click.option("--partial", is_flag=True, help="Only part of the dose was given."),
+        click.option("--lot", default=None, help=described("Product lot.")),
+        click.option("--din", default=None, help=described("ISBT 128 donation identification number.")),
+        click.option("--route", default=None, help=described("Route (default: the protocol's).")),
+        click.option("--given-by", default=None, help=described("Who gave it (default: --by).")),
+        click.option(
+            "--reaction", "infusion_reaction", default=None, help=described("Infusion reaction, if any.")
+        ),
+        click.option("--notes", default=None),
+    ]
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def given_values(
+    store: Any,
+    subject_code: str,
+    sequence: int,
+    zone: str,
+    *,
+    end_text: str | None,
+    amount_text: str | None,
+    volume_text: str | None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The request's fields of a given dose after its start, parsed from what was typed."""
+    return {
+        "ended_at": parse_local_moment(end_text, "end", zone) if end_text else None,
+        "amount": _amount(amount_text, _amount_unit(store, subject_code, sequence) if amount_text else None),
+        "volume": parse_volume(volume_text) if volume_text else None,
+        **fields,
+    }

@@ -1,0 +1,68 @@
+"""Small pieces every use case of the ledger shares: UTC instants, row ids, site-local days, chunked
+IN lists, and the lookup of an enrolled subject."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+
+import pendulum
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from dosing.errors import DosingError
+from dosing.store import tables as t
+
+#: Rows per IN (...) list: well under SQLite's and PostgreSQL's bind-parameter limits.
+_CHUNK = 2000
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise DosingError("time", "date-time with a UTC offset", f"{moment.isoformat()} has no offset")
+    return moment.astimezone(UTC)
+
+
+def _id(row: Any) -> int:
+    """The primary key of a flushed row."""
+    assert row.id is not None
+    identifier: int = row.id
+    return identifier
+
+
+def _id_of(value: int | None) -> int:
+    assert value is not None
+    return value
+
+
+@cache
+def _zone(name: str) -> Any:
+    return pendulum.timezone(name)
+
+
+def _local_date(moment: datetime, timezone: str) -> date:
+    local = moment.astimezone(_zone(timezone))
+    # A plain date: database drivers bind the stdlib type, not pendulum's subclass.
+    return date(local.year, local.month, local.day)
+
+
+def _local(moment: datetime, timezone: str) -> datetime:
+    return moment.astimezone(_zone(timezone))
+
+
+def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _subject(session: Session, subject_code: str) -> tuple[t.Subject, t.Enrollment]:
+    found = session.execute(
+        select(t.Subject, t.Enrollment)
+        .join(t.Enrollment, col(t.Enrollment.subject_id) == col(t.Subject.id))
+        .where(col(t.Subject.code) == subject_code)
+    ).first()
+    if found is None:
+        raise DosingError("subject", "an enrolled subject", f"no subject {subject_code!r} is enrolled")
+    return found[0], found[1]

@@ -1,0 +1,92 @@
+"""What a reschedule moves: later doses after a delay, under the protocol's (or a stated) policy."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from dosing.catalog import get_protocol
+from dosing.errors import DosingError
+from dosing.schedule import AdministrationDates
+from dosing.schedule import reschedule as reschedule_dates
+from dosing.store import tables as t
+from dosing.store.ledger._common import _local_date, _subject
+from dosing.store.ledger.views import _views
+from dosing.store.models import RescheduleChange, ReschedulePreview, RescheduleRequest
+
+
+def _reschedule_plan(
+    session: Session, request: RescheduleRequest
+) -> tuple[
+    t.Subject, t.Enrollment, ReschedulePreview, dict[int, t.PlannedAdministration], list[AdministrationDates]
+]:
+    subject, enrollment = _subject(session, request.subject_code)
+    protocol = get_protocol(enrollment.protocol_id)
+    policy = request.policy or protocol.rescheduling
+    if policy is not protocol.rescheduling and not request.reason:
+        raise DosingError(
+            "policy",
+            f"the protocol's rescheduling policy ({protocol.rescheduling.value}); another needs a reason",
+            f"{policy.value} differs from the protocol; give --reason",
+        )
+    view = _views(session, [(subject, enrollment)], request.as_of)[0]
+    doses = {dose.sequence: dose for dose in view.doses}
+    if request.sequence not in doses or doses[request.sequence].planned_id is None:
+        raise DosingError(
+            "dose",
+            f"one of doses 1-{len(view.doses)}",
+            f"{subject.code} has no planned dose {request.sequence}",
+        )
+    dose = doses[request.sequence]
+    given_on = request.given_on
+    if given_on is None:
+        if dose.given is None:
+            raise DosingError(
+                "given on",
+                "a reschedule follows a delayed dose: its recorded or expected day",
+                f"dose {request.sequence} of {subject.code} is not recorded as given; give the day",
+            )
+        given_on = _local_date(dose.given.started_at, enrollment.timezone)
+    current = [
+        AdministrationDates(
+            sequence=d.sequence,
+            label=d.label,
+            study_day=d.study_day,
+            target_date=d.target_date,
+            earliest=d.earliest,
+            latest=d.latest,
+        )
+        for d in view.doses
+    ]
+    changes = []
+    for change in reschedule_dates(current, request.sequence, given_on, policy):
+        later = doses[change.sequence]
+        # A dose already given or skipped stays where it happened.
+        if later.given is not None or later.skipped_record_id is not None:
+            continue
+        changes.append(
+            RescheduleChange(
+                sequence=change.sequence,
+                label=later.label,
+                old_target=change.old_target,
+                new_target=change.new_target,
+                old_window=change.old_window,
+                new_window=change.new_window,
+            )
+        )
+    planned_rows = {
+        row.sequence: row
+        for row in session.scalars(
+            select(t.PlannedAdministration).where(col(t.PlannedAdministration.subject_id) == subject.id)
+        )
+    }
+    preview = ReschedulePreview(
+        subject_code=subject.code,
+        sequence=request.sequence,
+        given_on=given_on,
+        delay_days=(given_on - dose.target_date).days,
+        policy=policy,
+        changes=changes,
+        applied=False,
+    )
+    return subject, enrollment, preview, planned_rows, current
