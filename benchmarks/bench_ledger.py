@@ -214,26 +214,29 @@ def bench(url: str, subjects: int, enrollments: int, label: str) -> None:
             f"({missed:,} missed, {len(rows) - missed:,} late)"
         )
         swept = timed(
-            "ledger.sweep_missed, first ever (full search, writes audit)",
-            lambda: ledger.sweep_missed(store, AS_OF, "bench"),
+            "ledger.sweep_overdue, first ever (full search, writes audit)",
+            lambda: ledger.sweep_overdue(store, AS_OF, "bench"),
             1,
         )
-        print(f"  -> first sweep wrote {len(swept):,} missed doses to the audit log")
+        print(
+            f"  -> first sweep wrote {len(swept.missed):,} missed and {len(swept.late):,} late doses "
+            "to the audit log"
+        )
     rows = timed("ledger.overdue after a sweep (from its checkpoint)", lambda: ledger.overdue(store, AS_OF))
     with store.session() as session:
         full = [row for row, _ in overdue_rows._overdue(session, AS_OF, full=True)]
     print(f"  -> {len(rows):,} overdue rows; identical to the full search: {rows == full}")
     timed(
-        "ledger.sweep_missed again (idempotent: nothing new)",
-        lambda: ledger.sweep_missed(store, AS_OF, "bench"),
+        "ledger.sweep_overdue again (idempotent: nothing new)",
+        lambda: ledger.sweep_overdue(store, AS_OF, "bench"),
     )
     next_day = AS_OF + timedelta(days=1)
     newly = timed(
-        "ledger.sweep_missed, next day (windows closed since)",
-        lambda: ledger.sweep_missed(store, next_day, "bench"),
+        "ledger.sweep_overdue, next day (windows closed since)",
+        lambda: ledger.sweep_overdue(store, next_day, "bench"),
         1,
     )
-    print(f"  -> next day's sweep found {len(newly):,} newly missed doses")
+    print(f"  -> next day's sweep found {len(newly.missed):,} newly missed, {len(newly.late):,} newly late")
     timed("ledger.overdue, next day", lambda: ledger.overdue(store, next_day))
     timed("ledger.subject_view (one subject)", lambda: ledger.subject_view(store, "B-000042", AS_OF), 5)
 

@@ -1,9 +1,10 @@
-"""Daily missed-dose sweep: the store writes each newly missed dose to its audit log; the flow emits
-one Prefect event per newly missed dose, so that an automation can tell a coordinator, and reports how
-many doses are overdue (missed, or given after their window closed).
+"""Daily missed-dose sweep: the store writes each newly missed dose, and each dose newly found given
+after its window closed, to its audit log; the flow emits one Prefect event per newly missed dose, so
+that an automation can tell a coordinator, and reports how many doses are newly late and how many are
+overdue (missed, or given after their window closed).
 
-Rerunning the sweep for the same day changes nothing and emits nothing: ``ledger.sweep_missed`` writes
-each missed dose to the audit log once and returns only the ones it had not seen.
+Rerunning the sweep for the same day changes nothing and emits nothing: ``ledger.sweep_overdue`` writes
+each missed or late dose to the audit log once and returns only the ones it had not seen.
 """
 
 from __future__ import annotations
@@ -40,15 +41,17 @@ def dose_resource_id(protocol_id: str, subject_code: str, sequence: int) -> str:
     cache_policy=NO_CACHE,
 )
 def sweep_store(database_url: str | None, as_of: datetime) -> dict[str, Any]:
-    """Newly missed doses (written to the audit log once each) and the count of all overdue ones."""
+    """Newly missed and newly late doses (written to the audit log once each) and the count of all
+    overdue ones."""
     from dosing.store import ledger
 
     store = store_for(database_url)
-    missed = ledger.sweep_missed(store, as_of, ACTOR)
+    swept = ledger.sweep_overdue(store, as_of, ACTOR)
     overdue = ledger.overdue(store, as_of)
     states = Counter(row.state for row in overdue)
     return {
-        "newly_missed": [dose.model_dump(mode="json") for dose in missed],
+        "newly_missed": [dose.model_dump(mode="json") for dose in swept.missed],
+        "newly_late": [dose.model_dump(mode="json") for dose in swept.late],
         "overdue": dict(sorted(states.items())),
     }
 
@@ -75,6 +78,9 @@ def missed_dose_sweep(as_of: datetime | None = None, database_url: str | None = 
         "as_of": moment.isoformat(),
         "newly_missed": len(newly_missed),
         "doses": newly_missed,
+        # Doses given after their window closed, written to the audit log by this sweep (no event).
+        "newly_late": len(swept["newly_late"]),
+        "late_doses": swept["newly_late"],
         # Every dose still needing attention: missed (ever) and given late, by state.
         "overdue": swept["overdue"],
     }

@@ -256,7 +256,7 @@ def calendars_command(
 @_verbose_option
 @json_option
 def sweep_command(as_of_text: str | None, database_url: str | None, verbose: bool, as_json: bool) -> None:
-    """Mark newly missed doses in the audit log and emit a dosing.dose.missed event for each."""
+    """Mark newly missed and late doses in the audit log; emit a dosing.dose.missed event per missed one."""
     as_of = _as_of(as_of_text)
 
     def call() -> dict[str, Any]:
@@ -269,6 +269,7 @@ def sweep_command(as_of_text: str | None, database_url: str | None, verbose: boo
         emit_json(summary)
         return
     click.echo(f"newly missed doses as of {summary['as_of']}: {summary['newly_missed']}")
+    click.echo(f"newly late doses (given after the window closed): {summary['newly_late']}")
     overdue = ", ".join(f"{state.replace('_', ' ')} {count}" for state, count in summary["overdue"].items())
     click.echo(f"overdue in all: {overdue or 'none'}")
     for dose in summary["doses"]:

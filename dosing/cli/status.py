@@ -100,7 +100,9 @@ _OVERDUE_HEADERS = [
 
 @click.command()
 @click.option("--site", default=None, help="Only this site.")
-@click.option("--sweep", is_flag=True, help="Also write newly missed doses to the audit log (once each).")
+@click.option(
+    "--sweep", is_flag=True, help="Also write newly missed and late doses to the audit log (once each)."
+)
 @as_of_option
 @by_option
 @json_option
@@ -114,9 +116,10 @@ def overdue(
     store = ledger_store()
     as_of = moment_or_now(as_of_text, "UTC")
     if sweep:
-        newly = ledger.sweep_missed(store, as_of, actor_or_user(actor))
+        swept = ledger.sweep_overdue(store, as_of, actor_or_user(actor))
         if not (as_json or as_csv):
-            click.echo(f"{len(newly)} newly missed dose(s) written to the audit log")
+            click.echo(f"{len(swept.missed)} newly missed dose(s) written to the audit log")
+            click.echo(f"{len(swept.late)} newly late dose(s) written to the audit log")
     rows = [row for row in ledger.overdue(store, as_of) if site is None or row.site == site]
     if as_json:
         emit_json(rows)

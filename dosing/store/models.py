@@ -243,6 +243,27 @@ class MissedDose(_View):
     audit_id: int
 
 
+class LateDose(_View):
+    """A dose recorded as given after its window closed, as the sweep wrote it to the audit log."""
+
+    subject_code: str
+    protocol_id: str
+    site: str
+    sequence: int
+    label: str
+    latest: date
+    given_on: date
+    days_late: int
+    audit_id: int
+
+
+class SweepResult(_View):
+    """What one sweep wrote to the audit log: doses newly missed and doses newly found given late."""
+
+    missed: list[MissedDose]
+    late: list[LateDose]
+
+
 class RescheduleChange(_View):
     sequence: int
     label: str

@@ -219,6 +219,9 @@ class AuditEntry(SQLModel, table=True):
     after: dict[str, Any] | None = _json()
     #: For the missed-dose sweep: the planned dose this entry reports (each is reported once).
     missed_planned_id: int | None = Field(default=None, unique=True)
+    #: For the sweep: the planned dose given after its window that this entry reports (once each). A
+    #: unique index, not a constraint, so that the column is added without rebuilding the table.
+    late_planned_id: int | None = Field(default=None, unique=True, index=True)
 
 
 TABLES = [

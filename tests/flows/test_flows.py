@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,42 @@ def test_missed_dose_sweep_audits_and_emits_once(store_url: str, captured_events
     captured_events.drain()
     assert len([e for e in captured_events._client.events if e.event == "dosing.dose.missed"]) == 20
     assert len([entry for entry in ledger.audit_trail(store) if entry.action == "missed"]) == 20
+
+
+def test_the_sweep_reports_a_dose_given_late_once_and_emits_no_missed_event(
+    store_url: str, captured_events: Any
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from dosing.store.models import GivenRequest
+    from flows.sweep import missed_dose_sweep
+
+    _enroll(store_url, "good.csv")
+    store = open_store(store_url)
+    view = ledger.subject_view(store, "RJ-001", LATER)
+    dose = view.doses[0]
+    started = datetime.combine(dose.latest + timedelta(days=1), time(10), tzinfo=ZoneInfo(view.timezone))
+    ledger.record_given(
+        store,
+        GivenRequest(subject_code="RJ-001", sequence=dose.sequence, started_at=started, actor="nurse",
+                     as_of=started + timedelta(hours=1)),
+    )  # fmt: skip
+
+    summary = missed_dose_sweep(as_of=LATER, database_url=store_url)
+    assert summary["newly_late"] == 1 and summary["newly_missed"] == 19
+    [late] = summary["late_doses"]
+    assert (late["subject_code"], late["sequence"], late["days_late"]) == ("RJ-001", dose.sequence, 1)
+    assert summary["overdue"] == {"given_late": 1, "missed": 19}
+    captured_events.drain()
+    missed_events = [e for e in captured_events._client.events if e.event == "dosing.dose.missed"]
+    assert len(missed_events) == 19
+    assert f"dosing.dose.{view.protocol_id}.RJ-001.{dose.sequence}" not in {
+        e.resource.id for e in missed_events
+    }
+
+    again = missed_dose_sweep(as_of=LATER, database_url=store_url)
+    assert again["newly_late"] == 0 and again["late_doses"] == []
+    assert len([e for e in ledger.audit_trail(store) if e.action == "dose_late"]) == 1
 
 
 def test_prep_list_gives_preparation_figures_for_the_doses_due(store_url: str, tmp_path: Path) -> None:

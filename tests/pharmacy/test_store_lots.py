@@ -87,8 +87,20 @@ def enroll_62kg_low(store: Store, code: str = "S-001", anchor: date = date(2026,
     )
 
 
+def _scripts(store):
+    from alembic.script import ScriptDirectory
+
+    from dosing.store.db import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config(store.url))
+
+
 def test_schema_has_the_lots_table_after_the_ledgers(store):
-    assert store.current_revision() == store.head_revision() == "pharmacy_0001"
+    # 0001 (ledger) -> pharmacy_0001 (lots) -> 0002 (the audit log's late_planned_id)
+    assert store.current_revision() == store.head_revision() == "0002"
+    assert "pharmacy_0001" in {
+        script.revision for script in _scripts(store).iterate_revisions("0002", "base")
+    }
     assert "lots" in inspect(store.engine).get_table_names()
 
 

@@ -20,6 +20,7 @@ from dosing.store.ledger import enrollment as ledger_enrollment
 from dosing.store.ledger import overdue_queries, overdue_rows, recording
 from dosing.store.ledger.dose_state import _DoseEvents
 from dosing.store.models import (
+    AuditView,
     CohortReviewRequest,
     CorrectionRequest,
     GivenRequest,
@@ -531,6 +532,58 @@ def test_sweep_reports_each_missed_dose_once(store: Store) -> None:
     assert [m.sequence for m in later] == [3, 4]
     missed = [e for e in ledger.audit_trail(store, subject_code="S-001") if e.action == "missed"]
     assert [e.after["dose"] for e in missed] == [2, 3, 4]
+
+
+def late_entries(store: Store, subject: str = "S-001") -> list[AuditView]:
+    return [e for e in ledger.audit_trail(store, subject_code=subject) if e.action == "dose_late"]
+
+
+def test_sweep_audits_a_dose_given_late_once(store: Store) -> None:
+    ledger.enroll(store, enrollment())
+    given(store, 1, "2026-12-01T09:00:00+08:00")
+    given(store, 2, "2026-12-07T09:00:00+08:00")  # window ended on 2026-12-05
+    swept = ledger.sweep_overdue(store, at("2026-12-08T12:00:00+08:00"), "sweeper")
+    assert [(d.subject_code, d.sequence, d.given_on, d.days_late) for d in swept.late] == [
+        ("S-001", 2, date(2026, 12, 7), 2)
+    ]
+    assert swept.missed == []  # dose 2 was given, late; dose 3's window is still open
+    [entry] = late_entries(store)
+    assert entry.id == swept.late[0].audit_id and entry.subject_code == "S-001"
+    assert entry.after == {"dose": 2, "label": entry.after["label"], "latest": "2026-12-05",
+                           "given_on": "2026-12-07", "days_late": 2}  # fmt: skip
+    # A second sweep, the same day or later, adds nothing.
+    assert ledger.sweep_overdue(store, at("2026-12-08T13:00:00+08:00"), "sweeper").late == []
+    assert ledger.sweep_overdue(store, at("2026-12-20T12:00:00+08:00"), "sweeper").late == []
+    assert len(late_entries(store)) == 1
+
+
+def test_a_dose_voided_and_given_late_again_is_reported_once(store: Store) -> None:
+    ledger.enroll(store, enrollment())
+    ledger.enroll(
+        store, enrollment(subject="S-002", anchor=date(2026, 12, 2), as_of="2026-12-01T01:00:00+00:00")
+    )
+
+    def void(subject: str, as_of: str) -> None:
+        ledger.correct(store, CorrectionRequest(subject_code=subject, sequence=2, reason="wrong dose",
+                                                becomes="void", actor="x", as_of=at(as_of)))  # fmt: skip
+
+    # S-001: reported late, then voided and given late again.
+    given(store, 2, "2026-12-07T09:00:00+08:00")
+    assert [d.sequence for d in ledger.sweep_overdue(store, at("2026-12-08T12:00:00+08:00"), "s").late] == [2]
+    void("S-001", "2026-12-08T13:00:00+08:00")
+    given(store, 2, "2026-12-08T14:00:00+08:00", as_of="2026-12-08T15:00:00+08:00")
+    # S-002: voided and given late again before any sweep saw it.
+    given(store, 2, "2026-12-07T09:00:00+08:00", subject="S-002")
+    void("S-002", "2026-12-07T10:00:00+08:00")
+    given(store, 2, "2026-12-07T11:00:00+08:00", subject="S-002", as_of="2026-12-07T12:00:00+08:00")
+    late = ledger.sweep_overdue(store, at("2026-12-09T12:00:00+08:00"), "s").late
+    assert [(d.subject_code, d.sequence) for d in late] == [("S-002", 2)]
+    assert ledger.sweep_overdue(store, at("2026-12-10T12:00:00+08:00"), "s").late == []
+    assert len(late_entries(store)) == 1 and len(late_entries(store, "S-002")) == 1
+    states = {
+        (r.subject_code, r.sequence): r.state for r in ledger.overdue(store, at("2026-12-10T12:00:00+08:00"))
+    }
+    assert states[("S-001", 2)] == states[("S-002", 2)] == "given_late"
 
 
 # --- escalation --------------------------------------------------------------------------------------

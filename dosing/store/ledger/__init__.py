@@ -17,7 +17,7 @@ from dosing.store.ledger.overdue_rows import overdue
 from dosing.store.ledger.reading import site_views, subject_protocol, subject_timezone, subject_view
 from dosing.store.ledger.recording import record_given, record_skipped
 from dosing.store.ledger.rescheduling import preview_reschedule, reschedule
-from dosing.store.ledger.sweep import sweep_missed
+from dosing.store.ledger.sweep import sweep_missed, sweep_overdue
 from dosing.store.ledger.trail import audit_trail
 from dosing.store.models import (
     AssessmentView,
@@ -29,6 +29,7 @@ from dosing.store.models import (
     EnrollmentRequest,
     GivenRequest,
     GivenView,
+    LateDose,
     MissedDose,
     OverdueRow,
     RescheduleChange,
@@ -36,6 +37,7 @@ from dosing.store.models import (
     RescheduleRequest,
     SkipRequest,
     SubjectView,
+    SweepResult,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "EnrollmentRequest",
     "GivenRequest",
     "GivenView",
+    "LateDose",
     "MissedDose",
     "OverdueRow",
     "RescheduleChange",
@@ -55,6 +58,7 @@ __all__ = [
     "RescheduleRequest",
     "SkipRequest",
     "SubjectView",
+    "SweepResult",
     "audit_trail",
     "cohorts",
     "correct",
@@ -72,4 +76,5 @@ __all__ = [
     "subject_timezone",
     "subject_view",
     "sweep_missed",
+    "sweep_overdue",
 ]

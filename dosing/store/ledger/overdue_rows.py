@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -21,6 +21,7 @@ from dosing.store.ledger.overdue_queries import (
     late_candidates,
     missed_candidates,
     missed_candidates_since,
+    unreported_late_candidates,
 )
 from dosing.store.models import OverdueRow
 
@@ -38,8 +39,12 @@ def _overdue_row(values: dict[str, Any]) -> OverdueRow:
     return row
 
 
+#: Which late doses a search returns: all of them, only those no sweep has reported yet, or none.
+LateDoses = Literal["all", "unreported", "none"]
+
+
 def _overdue(
-    session: Session, as_of: datetime, *, full: bool = False, missed_only: bool = False
+    session: Session, as_of: datetime, *, full: bool = False, late: LateDoses = "all"
 ) -> list[tuple[OverdueRow, int]]:
     # Every zone's local date is at most one day past the UTC date: a superset, narrowed exactly below.
     utc = _utc(as_of)
@@ -83,8 +88,11 @@ def _overdue(
                 "days_late": (today(timezone) - latest).days, "given_on": None,
             }  # fmt: skip
             found.append((latest, code, sequence, planned_id, values))
-    if not missed_only:
-        late = DoseState.GIVEN_LATE.value
+    given_late = DoseState.GIVEN_LATE.value
+    if late != "none":
+        candidates = (
+            connection.execute(late_candidates()) if late == "all" else unreported_late_candidates(connection)
+        )
         for (
             planned_id,
             sequence,
@@ -96,12 +104,12 @@ def _overdue(
             protocol_id,
             site,
             given_on,
-        ) in connection.execute(late_candidates()):
+        ) in candidates:
             if planned_id in changed:
                 continue
             values = {
                 "subject_code": code, "protocol_id": protocol_id, "site": site, "sequence": sequence,
-                "label": label, "target_date": target, "latest": latest, "state": late,
+                "label": label, "target_date": target, "latest": latest, "state": given_late,
                 "days_late": (given_on - latest).days, "given_on": given_on,
             }  # fmt: skip
             found.append((latest, code, sequence, planned_id, values))
@@ -110,7 +118,7 @@ def _overdue(
     rows.extend(
         (row, planned_id)
         for row, planned_id in _changed_overdue(session, sorted(changed), today)
-        if not missed_only or row.state == missed
+        if late != "none" or row.state == missed
     )
     rows.sort(key=lambda item: (item[0].latest, item[0].subject_code, item[0].sequence))
     return rows

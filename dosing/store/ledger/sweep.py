@@ -1,35 +1,59 @@
-"""The missed-dose sweep: each newly missed dose written once to the audit log."""
+"""The daily sweep: each newly missed dose, and each dose newly found given late, written once to the
+audit log."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from dosing.status import DoseState
 from dosing.store import tables as t
 from dosing.store.db import Store
-from dosing.store.ledger._common import _id_of, _utc
+from dosing.store.ledger._common import _chunks, _utc
 from dosing.store.ledger.audit_entry import _audit
 from dosing.store.ledger.overdue_queries import _checkpoint, _planned
 from dosing.store.ledger.overdue_rows import _overdue
-from dosing.store.models import MissedDose
+from dosing.store.ledger.sweep_entries import _write_late, _write_missed
+from dosing.store.models import MissedDose, OverdueRow, SweepResult
 
 
 def sweep_missed(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
-    """Write each newly missed dose once to the audit log; returns only those (idempotent)."""
+    """Write each newly missed dose once to the audit log; returns only those (idempotent).
+
+    The same sweep as :func:`sweep_overdue` (doses given late are written too); returns the missed."""
+    return sweep_overdue(store, as_of, actor).missed
+
+
+def sweep_overdue(store: Store, as_of: datetime, actor: str) -> SweepResult:
+    """Write each newly missed dose, and each dose newly found given after its window closed, once to
+    the audit log; returns only those (idempotent: a second sweep returns nothing)."""
     for attempt in range(3):
         try:
             return _sweep_once(store, as_of, actor)
         except IntegrityError:
-            # Another sweep reported some of the same doses first (unique missed_planned_id): look again.
+            # Another sweep reported some of the same doses first (unique missed_planned_id or
+            # late_planned_id): look again.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _sweep_once(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
+def _reported_late(connection: Any, planned_ids: list[int]) -> set[int]:
+    reported: set[int] = set()
+    for chunk in _chunks(sorted(planned_ids)):
+        reported.update(
+            connection.execute(
+                select(col(t.AuditEntry.late_planned_id)).where(col(t.AuditEntry.late_planned_id).in_(chunk))
+            ).scalars()
+        )
+    return reported
+
+
+def _sweep_once(store: Store, as_of: datetime, actor: str) -> SweepResult:
     with store.transaction() as session:
         connection = session.connection()
         if not store.is_sqlite:
@@ -38,7 +62,11 @@ def _sweep_once(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
             connection.execute(text("LOCK TABLE planned_administrations IN SHARE MODE"))
         max_planned_id = connection.execute(select(func.max(_planned.c.id))).scalar() or 0
         previous = _checkpoint(session)
-        missed = _overdue(session, as_of, missed_only=True)
+        missed: list[tuple[OverdueRow, int]] = []
+        late: list[tuple[OverdueRow, int]] = []
+        given_late = DoseState.GIVEN_LATE.value
+        for found in _overdue(session, as_of, late="unreported"):
+            (late if found[0].state == given_late else missed).append(found)
         reported = set(
             session.connection()
             .execute(
@@ -49,6 +77,10 @@ def _sweep_once(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
             .scalars()
         )
         new = [(row, planned_id) for row, planned_id in missed if planned_id not in reported]
+        # Unchanged doses come back unreported already; corrected or rescheduled ones are checked here,
+        # so a dose voided and given late again is still reported once.
+        reported_late = _reported_late(connection, [planned_id for _, planned_id in late])
+        new_late = [(row, planned_id) for row, planned_id in late if planned_id not in reported_late]
         at_utc = _utc(as_of)
         # Every zone's local day is at least the UTC day minus one: windows that ended before it are
         # closed everywhere, so this sweep vouches for them.
@@ -62,41 +94,9 @@ def _sweep_once(store: Store, as_of: datetime, actor: str) -> list[MissedDose]:
                 session, actor=actor, at=as_of, action="sweep", entity="planned_administrations",
                 entity_id=None, reason="missed-dose sweep",
                 after={"checked_before": checked_before.isoformat(), "max_planned_id": max_planned_id,
-                       "newly_missed": len(new)},
+                       "newly_missed": len(new), "newly_late": len(new_late)},
             )  # fmt: skip
-        if not new:
-            return []
-        entries = [
-            {
-                "at": at_utc,
-                "actor": actor,
-                "action": "missed",
-                "protocol_id": row.protocol_id,
-                "subject_code": row.subject_code,
-                "entity": "planned_administrations",
-                "entity_id": planned_id,
-                "reason": f"window closed on {row.latest.isoformat()} with nothing recorded",
-                "before": None,
-                "after": {"dose": row.sequence, "label": row.label, "latest": row.latest.isoformat(),
-                          "days_late": row.days_late},
-                "missed_planned_id": planned_id,
-            }
-            for row, planned_id in new
-        ]  # fmt: skip
-        # One multi-row INSERT ... RETURNING, in the order given, instead of one round trip per dose.
-        ids = session.scalars(
-            insert(t.AuditEntry).returning(col(t.AuditEntry.id), sort_by_parameter_order=True), entries
-        ).all()
-        return [
-            MissedDose.model_construct(
-                subject_code=row.subject_code,
-                protocol_id=row.protocol_id,
-                site=row.site,
-                sequence=row.sequence,
-                label=row.label,
-                latest=row.latest,
-                days_late=row.days_late,
-                audit_id=_id_of(audit_id),
-            )
-            for (row, _), audit_id in zip(new, ids, strict=True)
-        ]
+        return SweepResult.model_construct(
+            missed=_write_missed(session, new, at_utc, actor),
+            late=_write_late(session, new_late, at_utc, actor),
+        )
