@@ -349,17 +349,9 @@ def assessment_event(
     )
 
 
-def plan_events(
-    protocol: Protocol, plan: PatientPlan, *, subject_code: str, revised_at: datetime
-) -> list[CalendarEvent]:
-    """Events of a dry-run plan (nothing recorded yet): every item at revision 0, stamped ``revised_at``.
-
-    ``revised_at`` is when the plan was made (e.g. the enrollment time): not "now", so that exporting
-    the same plan twice gives the same bytes.
-    """
-    if plan.protocol_id != protocol.id:
-        raise ValueError(f"plan is for {plan.protocol_id}, protocol is {protocol.id}")
-    doses = [
+def plan_dose_facts(plan: PatientPlan, revised_at: datetime) -> list[DoseFacts]:
+    """The planned administrations of a dry-run plan as calendar facts, all at revision 0."""
+    return [
         DoseFacts(
             sequence=a.sequence,
             label=a.label,
@@ -372,6 +364,19 @@ def plan_events(
         )
         for a in plan.administrations
     ]
+
+
+def plan_events(
+    protocol: Protocol, plan: PatientPlan, *, subject_code: str, revised_at: datetime
+) -> list[CalendarEvent]:
+    """Events of a dry-run plan (nothing recorded yet): every item at revision 0, stamped ``revised_at``.
+
+    ``revised_at`` is when the plan was made (e.g. the enrollment time): not "now", so that exporting
+    the same plan twice gives the same bytes.
+    """
+    if plan.protocol_id != protocol.id:
+        raise ValueError(f"plan is for {plan.protocol_id}, protocol is {protocol.id}")
+    doses = plan_dose_facts(plan, revised_at)
     assessments = [
         AssessmentFacts(
             key=plan_assessment_key(a, protocol),

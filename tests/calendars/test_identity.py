@@ -13,6 +13,7 @@ from calendars.events import (
     EventKind,
     EventStatus,
     in_range,
+    plan_dose_facts,
     plan_events,
     subject_events,
 )
@@ -32,19 +33,7 @@ def _weekly(zone: str = "Europe/London", anchor: date = date(2027, 3, 17)) -> tu
 
 
 def _doses(plan: PatientPlan) -> list[DoseFacts]:
-    return [
-        DoseFacts(
-            sequence=a.sequence,
-            label=a.label,
-            study_day=a.study_day,
-            target_date=a.target_date,
-            earliest=a.earliest,
-            latest=a.latest,
-            planned_start=a.planned_start,
-            revised_at=PLANNED_AT,
-        )
-        for a in plan.administrations
-    ]
+    return plan_dose_facts(plan, PLANNED_AT)
 
 
 def _events(protocol: Protocol, plan: PatientPlan, doses: list[DoseFacts]) -> list[CalendarEvent]:
