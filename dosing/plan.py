@@ -48,6 +48,9 @@ class PatientInputs(BaseModel):
     viability: Percent | None = None
     #: The weight at enrollment, to flag a change before a dose.
     enrollment_weight: Weight | None = None
+    #: Bag figures (volume to draw, diluent) need a lot. Enrollment stores doses and dates only: the
+    #: real lot is chosen at preparation, so a nominal lot must not refuse a patient.
+    include_preparation: bool = True
 
 
 class PlannedAdministration(BaseModel):
@@ -154,15 +157,16 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
 
     administrations: list[PlannedAdministration] = []
     if arm.receives_administrations:
-        lot = _lot_figures(protocol, inputs) if arm.dose is not None else None
+        lot = _lot_figures(protocol, inputs) if arm.dose is not None and inputs.include_preparation else None
         # The same dose from the same lot makes the same bag: compute each distinct bag once.
         bags: dict[tuple[Decimal, str], PreparationFigures] = {}
         for index, day in enumerate(dates):
             dose = preparation = None
-            if arm.dose is not None and lot is not None:
+            if arm.dose is not None:
                 dose = ordered_dose(
                     arm, weight=inputs.weight, dose_per_kg=per_kg, index=index, count=len(dates)
                 )
+            if dose is not None and lot is not None:
                 concentration, viability, source = lot
                 key = (dose.value, dose.unit.value)
                 if key not in bags:

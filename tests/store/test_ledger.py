@@ -815,3 +815,19 @@ def test_the_check_after_a_skipped_dose_is_cancelled_and_its_revision_never_goes
     after_void = _check_after(ledger.subject_view(store, "S-001", at("2026-12-04T11:00:00+08:00")), 1)
     assert after_void.due.isoformat() == "2026-12-02T09:00:00+08:00"
     assert after_void.revision > first.revision
+
+
+def test_enrollment_does_not_depend_on_a_nominal_lot(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 160 kg at the high dose is 1.92 x10^8 cells: 101.1 mL of the protocol's reference lot, more than
+    # the 100 mL bag. That lot is only a planning figure; the real lot is chosen at preparation, so the
+    # patient is enrolled with the ordered dose and the final volume, and no bag is computed yet.
+    from dosing.store.ledger import enrollment as enrollment_module
+
+    protocol = get_protocol("NCT04822922")
+    single_level = protocol.model_copy(update={"escalation": None})
+    monkeypatch.setattr(enrollment_module, "get_protocol", lambda _id: single_level)
+    enrolled = ledger.enroll(store, enrollment(arm="high", weight="160 kg"))
+    assert enrolled.planned_doses == 4
+    dose = ledger.subject_view(store, "S-001", at("2026-12-01T01:00:00+00:00")).doses[0]
+    assert dose.ordered_dose == Amount(value=Decimal("1.92E+8"), unit=AmountUnit.CELLS)
+    assert dose.final_volume is not None and dose.final_volume.value == 100

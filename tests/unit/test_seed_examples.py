@@ -9,7 +9,7 @@ import pytest
 from dosing.catalog import get_protocol
 from dosing.errors import HardStop
 from dosing.plan import PatientInputs, plan_patient
-from dosing.units import Amount, AmountUnit, parse_weight
+from dosing.units import Amount, AmountUnit, parse_dose_per_kg, parse_weight
 from tests.unit.helpers import plan
 
 
@@ -158,3 +158,37 @@ def test_nct05940610_is_withdrawn_and_refuses_a_plan():
         plan("NCT05940610", "msc-ev")
     assert refused.value.field == "study status"
     assert "withdrawn" in refused.value.message
+
+
+def test_a_plan_without_preparation_has_doses_and_dates_but_no_bag_figures():
+    # Enrollment stores doses and dates; the bag is computed later from the real lot.
+    weekly = get_protocol("MSC-ACLF-WEEKLY")
+    without_reference_lot = weekly.model_copy(
+        update={"product": weekly.product.model_copy(update={"reference_concentration": None})}
+    )
+    patient = plan_patient(
+        without_reference_lot,
+        PatientInputs(
+            arm="msc",
+            weight=parse_weight("80 kg"),
+            anchor=date(2026, 12, 1),
+            dose_per_kg=parse_dose_per_kg("5 x10^5 cells/kg"),
+            include_preparation=False,
+        ),
+    )
+    assert [a.ordered_dose for a in patient.administrations] == [
+        Amount(value=Decimal("4E+7"), unit=AmountUnit.CELLS)
+    ] * 4
+    assert all(a.preparation is None for a in patient.administrations)
+    # A dry run with bag figures still needs a lot, and says so.
+    with pytest.raises(HardStop) as refused:
+        plan_patient(
+            without_reference_lot,
+            PatientInputs(
+                arm="msc",
+                weight=parse_weight("80 kg"),
+                anchor=date(2026, 12, 1),
+                dose_per_kg=parse_dose_per_kg("5 x10^5 cells/kg"),
+            ),
+        )
+    assert refused.value.field == "concentration"

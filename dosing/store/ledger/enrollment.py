@@ -59,6 +59,7 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 anchor=anchor,
                 site=site.id,
                 dose_per_kg=request.dose_per_kg,
+                include_preparation=False,
             ),
         )
         subject = _insert_subject(session, request)

@@ -87,8 +87,8 @@ def _insert_plan(
             ordered_dose_value=planned.ordered_dose.value if planned.ordered_dose is not None else None,
             ordered_dose_unit=planned.ordered_dose.unit.value if planned.ordered_dose is not None else None,
             final_volume_ml=(
-                planned.preparation.final_volume.value
-                if planned.preparation is not None
+                protocol.preparation.final_volume.value
+                if planned.intervention == "product"
                 else (planned.placebo_volume.value if planned.placebo_volume is not None else None)
             ),
         )
