@@ -20,8 +20,9 @@ import click
 
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
+from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
-from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume
+from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
 
 
 def _default_actor() -> str:
@@ -214,12 +215,18 @@ def _local_zone(name: str | None) -> ZoneInfo:
     default=False,
     help="Print a blank 'Patient name' line on labels (DOSING_LABEL_PATIENT_NAME).",
 )
+@click.option(
+    "--weight",
+    "weight_text",
+    help="With SUBJECT DOSE: today's weight (e.g. 68kg), flagged when it moved past the protocol's alert.",
+)
 @click.option("--as-of", "as_of_text", help="Status of doses as of this moment (default now), with offset.")
 @click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
 @json_option
 def prep(
     subject: str | None,
     dose: int | None,
+    weight_text: str | None,
     from_text: str | None,
     to_text: str | None,
     tz_name: str | None,
@@ -243,6 +250,9 @@ def prep(
     from dosing.store.lots import dose_of_subject, doses_due, get_lot, list_lots
 
     as_of = _as_of(as_of_text)
+    if weight_text is not None and subject is None:
+        raise DosingError("weight", "--weight goes with SUBJECT DOSE", "today's weight is one patient's")
+    current_weight = parse_weight(weight_text) if weight_text is not None else None
     store = open_store(database_url)
     doses: list[DoseToPrepare]
     if subject is not None:
@@ -283,6 +293,13 @@ def prep(
             refused += 1
             results.append({**entry, "refused": refusal.as_dict()})
             continue
+        if current_weight is not None:
+            # The dose stays the enrollment weight's; a large change is shown for the pharmacist to confirm.
+            moved = weight_change_warning(
+                item.weight, current_weight, protocol.preparation.weight_change_alert
+            )
+            if moved is not None:
+                sheet = sheet.model_copy(update={"warnings": [*sheet.warnings, moved]})
         files = write_worksheet_files(sheet, folder, options)
         p = sheet.preparation
         results.append(

@@ -159,3 +159,34 @@ def test_prep_needs_a_dose_or_a_range(db, tmp_path):
     assert code == 2 and "from/to" in err
     code, _, err = run("prep", "S-404", "1", "-o", str(tmp_path))
     assert code == 2
+
+
+def test_prep_flags_a_weight_change_since_enrollment_on_the_worksheet(db, tmp_path):
+    # Enrolled at 62 kg; 69 kg today is +11.3%, past the protocol's 10% alert. The dose stays the
+    # enrollment weight's (2.48 x10^7 cells): the pharmacist sees the change and confirms it.
+    enroll(db, "S-001", date(2026, 12, 1))
+    run(*ADD_DIN)
+    folder = tmp_path / "worksheets"
+    code, out, err = run(
+        "prep", "S-001", "1", "--weight", "69kg", "--lot", "G123498654321", "-o", str(folder),
+        "--as-of", "2026-11-30T08:00:00+00:00", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert result["ordered_dose"] == {"value": 24800000, "unit": "{cells}"}
+    (warning,) = result["warnings"]
+    assert warning["field"] == "weight" and warning["rule"] == "weight change since enrollment <= 10%"
+    assert "11.3%" in warning["message"]
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(folder / "NCT04822922_S-001_dose1_worksheet.pdf"), "-"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert "weight change since enrollment <= 10%" in " ".join(text.split())
+
+    within = run("prep", "S-001", "1", "--weight", "65kg", "--lot", "G123498654321", "-o", str(folder),
+                 "--as-of", "2026-11-30T08:00:00+00:00", "--json")  # fmt: skip
+    assert json.loads(within[1])[0]["warnings"] == []
+
+    queue = run("prep", "--from", "2026-12-01", "--to", "2026-12-02", "--weight", "69kg", "-o", str(folder))
+    assert queue[0] == 2 and "weight" in queue[2]
