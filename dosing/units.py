@@ -10,7 +10,7 @@ Units are written with UCUM-style codes in files and exports (``kg``, ``mL``, ``
     >>> parse_weight("62kg")
     Weight(value=Decimal('62'), unit='kg')
     >>> parse_dose_per_kg("8 x10^5 cells/kg") * parse_weight("62 kg")
-    Amount(value=Decimal('4.96E+7'), unit='{cells}')
+    Amount(value=Decimal('4.96E+7'), unit=<AmountUnit.CELLS: '{cells}'>)
     >>> str(parse_dose_per_kg("8 x10^5 cells/kg") * parse_weight("62 kg"))
     '4.96 x10^7 cells'
 """

@@ -1,7 +1,7 @@
 """The dose ledger's store (SQLModel on SQLite or PostgreSQL, migrated by Alembic).
 
->>> from dosing.store import open_store, ledger   # doctest: +SKIP
->>> store = open_store()                           # doctest: +SKIP
+Use it as ``store = open_store()`` (``DOSING_DATABASE_URL``, else the per-user SQLite file), then the
+use cases in ``dosing.store.ledger``, e.g. ``ledger.subject_view(store, "S-001", as_of)``.
 """
 
 from dosing.store.db import Store, open_store
