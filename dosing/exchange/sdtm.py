@@ -178,53 +178,36 @@ def ec_rows(view: SubjectView, protocol: Protocol) -> list[ECRow]:
             continue
         planned_start = _local(dose.planned_start, view.timezone)
         planned = _quantity(dose, None)
-        rows.append(
-            ECRow(
-                STUDYID=view.protocol_id,
-                USUBJID=usubjid(view),
-                ECSEQ=len(rows) + 1,
-                ECTRT=_treatment(dose, protocol),
-                ECMOOD="SCHEDULED",
-                ECOCCUR=None,
-                ECREASOC=None,
-                ECDOSE=_value(planned),
-                ECDOSU=_unit(planned),
-                ECDOSFRM=_dosage_form(planned, protocol),
-                ECROUTE=_route(None, protocol),
-                ECLOT=None,
-                ECSTDTC=_iso(planned_start),
-                ECENDTC=None,
-                ECSTDY=study_day(planned_start.date(), view.anchor_date),
-                ECENDY=None,
-                ECADJ=None,
-                VISITNUM=dose.sequence,
-            )
+        scheduled = ECRow(
+            STUDYID=view.protocol_id,
+            USUBJID=usubjid(view),
+            ECSEQ=len(rows) + 1,
+            ECTRT=_treatment(dose, protocol),
+            ECMOOD="SCHEDULED",
+            ECOCCUR=None,
+            ECREASOC=None,
+            ECDOSE=_value(planned),
+            ECDOSU=_unit(planned),
+            ECDOSFRM=_dosage_form(planned, protocol),
+            ECROUTE=_route(None, protocol),
+            ECLOT=None,
+            ECSTDTC=_iso(planned_start),
+            ECENDTC=None,
+            ECSTDY=study_day(planned_start.date(), view.anchor_date),
+            ECENDY=None,
+            ECADJ=None,
+            VISITNUM=dose.sequence,
         )
+        rows.append(scheduled)
         given = dose.given
         if given is not None:
             rows.append(_performed_given(view, protocol, dose, given, len(rows) + 1))
         elif dose.status.state in _NOT_GIVEN:
             # Not given: no dose, no lot; the date is the planned one the outcome belongs to.
+            not_given = {"ECMOOD": "PERFORMED", "ECOCCUR": "N", "ECREASOC": _not_given_reason(dose)}
             rows.append(
-                ECRow(
-                    STUDYID=view.protocol_id,
-                    USUBJID=usubjid(view),
-                    ECSEQ=len(rows) + 1,
-                    ECTRT=_treatment(dose, protocol),
-                    ECMOOD="PERFORMED",
-                    ECOCCUR="N",
-                    ECREASOC=_not_given_reason(dose),
-                    ECDOSE=None,
-                    ECDOSU=None,
-                    ECDOSFRM=_dosage_form(planned, protocol),
-                    ECROUTE=_route(None, protocol),
-                    ECLOT=None,
-                    ECSTDTC=_iso(planned_start),
-                    ECENDTC=None,
-                    ECSTDY=study_day(planned_start.date(), view.anchor_date),
-                    ECENDY=None,
-                    ECADJ=None,
-                    VISITNUM=dose.sequence,
+                scheduled.model_copy(
+                    update={**not_given, "ECSEQ": len(rows) + 1, "ECDOSE": None, "ECDOSU": None}
                 )
             )
     return rows
