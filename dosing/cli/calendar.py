@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dosing.cli.output import emit_json, json_option
+from dosing.cli.params import parse_instant
 from dosing.errors import DosingError
 
 
@@ -22,17 +23,7 @@ def _day(text: str | None, option: str) -> date | None:
 
 
 def _as_of(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError(
-            "--as-of", "ISO 8601 date-time with an offset", f"{text!r} is not a date-time"
-        ) from error
-    if moment.tzinfo is None:
-        raise DosingError("--as-of", "ISO 8601 date-time with an offset", f"{text!r} has no UTC offset")
-    return moment
+    return datetime.now(UTC) if text is None else parse_instant(text)
 
 
 def _check_site(site_id: str) -> None:

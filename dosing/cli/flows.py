@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from dosing.cli.output import emit_json, json_option, table
+from dosing.cli.params import parse_instant
 from dosing.errors import DosingError
 
 _verbose_option = click.option(
@@ -67,17 +68,7 @@ def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: s
 
 
 def _as_of(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError(
-            "as of", "ISO 8601 date-time with offset", f"{text!r} is not a date-time"
-        ) from error
-    if moment.tzinfo is None:
-        raise DosingError("as of", "ISO 8601 date-time with offset", f"{text!r} has no UTC offset")
-    return moment
+    return None if text is None else parse_instant(text)
 
 
 def _clock(text: str, field: str) -> time:

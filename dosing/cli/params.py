@@ -109,6 +109,19 @@ def actor_or_user(actor: str | None) -> str:
     return actor or _default_actor()
 
 
+def parse_instant(text: str, field: str = "as of") -> datetime:
+    """An instant typed for commands that span sites: ISO 8601 with its UTC offset, never a bare time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError(
+            field, "ISO 8601 date-time with an offset", f"{text!r} is not a date-time"
+        ) from error
+    if moment.tzinfo is None:
+        raise DosingError(field, "ISO 8601 date-time with an offset", f"{text!r} has no UTC offset")
+    return moment
+
+
 def moment_or_now(text: str | None, timezone: str, field: str = "as of") -> datetime:
     """Now, or a typed moment: with an offset as given, without one in ``timezone``; a date is its start."""
     if text is None:

@@ -20,6 +20,7 @@ import click
 
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
+from dosing.cli.params import parse_instant
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
@@ -30,15 +31,7 @@ def _default_actor() -> str:
 
 
 def _as_of(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError("as of", "ISO 8601 date-time with an offset", f"{text!r} is not one") from error
-    if moment.tzinfo is None:
-        raise DosingError("as of", "ISO 8601 date-time with an offset", f"{text!r} has no UTC offset")
-    return moment
+    return datetime.now(UTC) if text is None else parse_instant(text)
 
 
 def _product_unit(product: str) -> AmountUnit:
