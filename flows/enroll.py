@@ -151,7 +151,7 @@ def enroll_roster(
         "rejected": rejected,
     }
     if calendar_dir is not None:
-        from flows.calendars import export_to_folder
+        from flows.calendar_files import export_to_folder
 
         # Calendars of everyone on the roster who is enrolled (new or already), and of their sites.
         sites = sorted({item["site"] for item in enrolled + skipped})

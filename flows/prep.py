@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from dosing.catalog import get_protocol
 from dosing.cli.output import csv_text
 from dosing.errors import DosingError
-from flows.calendars import write_if_changed
+from flows.calendar_files import write_if_changed
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,

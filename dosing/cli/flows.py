@@ -227,7 +227,7 @@ def calendars_command(
     as_of = _as_of(as_of_text)
 
     def call() -> dict[str, Any]:
-        from flows.calendars import export_calendars
+        from flows.calendar_files import export_calendars
 
         return export_calendars(str(out), site=site, as_of=as_of)
 
