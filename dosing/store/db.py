@@ -7,9 +7,11 @@ snapshot; readers are never blocked (WAL journal). PostgreSQL relies on the uniq
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -48,7 +50,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if sqlite_file(url) is not None:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is synced to disk before it returns, so a recorded dose survives a power
+            # loss (NORMAL in WAL mode may lose the last transactions; the ledger cannot).
+            cursor.execute("PRAGMA synchronous=FULL")
             # Room for the indexes the overdue sweep walks (64 MiB of page cache, 256 MiB mapped).
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA mmap_size=268435456")
@@ -110,15 +114,31 @@ class Store:
         self._write_engine.dispose()
 
 
+def create_private_sqlite_file(path: Path) -> None:
+    """Create ``path`` (mode 0600) and its missing folders (mode 0700); an existing file is left as is.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are private too.
+    """
+    missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
+
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     """The store at ``url`` (default: ``DOSING_DATABASE_URL`` or the per-user SQLite file), schema at head.
 
-    The directory of a SQLite file is created on first use.
+    A new SQLite file (and any folder made for it) is created for its owner only: the ledger holds
+    subject codes, weights and doses.
     """
     url = url or get_settings().database_url
     path = sqlite_file(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_sqlite_file(path)
     store = Store(url)
     if upgrade and store.current_revision() != store.head_revision():
         store.upgrade()
