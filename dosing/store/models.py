@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from dosing.errors import DoseWarning
+from dosing.free_text import Code, Description, Note, PersonName, Reason, ShortCode
 from dosing.protocol import ReschedulePolicy
 from dosing.status import DoseStatus
 from dosing.units import Amount, DosePerKg, Volume, Weight
@@ -23,7 +24,7 @@ class _Request(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: Who does it (audit log); the CLI's --by, default $USER.
-    actor: str = Field(min_length=1, max_length=128)
+    actor: PersonName = Field(min_length=1)
     #: The moment the change is recorded (the CLI's --as-of, default now).
     as_of: AwareDatetime
 
@@ -36,24 +37,24 @@ def _text(value: str | None) -> str | None:
 
 
 class EnrollmentRequest(_Request):
-    protocol_id: str
+    protocol_id: Code
     subject_code: str = Field(pattern=SUBJECT_CODE)
     #: None: from the randomization list (randomized studies), the open cohort (escalation) or the only arm.
-    arm: str | None = None
+    arm: Code | None = None
     weight: Weight
     weight_measured_on: date | None = None
     anchor: date | AwareDatetime
-    site: str | None = None
+    site: Code | None = None
     dose_per_kg: DosePerKg | None = None
     #: Give an arm on a randomized study anyway (audited, needs a reason).
     override_allocation: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
 
     _strip = field_validator("reason")(_text)
 
 
 class GivenRequest(_Request):
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
@@ -61,18 +62,18 @@ class GivenRequest(_Request):
     amount: Amount | None = None
     volume: Volume | None = None
     partial: bool = False
-    lot: str | None = Field(default=None, max_length=64)
-    din: str | None = Field(default=None, max_length=32)
-    route: str | None = Field(default=None, max_length=32)
-    given_by: str | None = Field(default=None, max_length=128)
-    infusion_reaction: str | None = Field(default=None, max_length=500)
-    notes: str | None = Field(default=None, max_length=2000)
+    lot: Code | None = None
+    din: ShortCode | None = None
+    route: ShortCode | None = None
+    given_by: PersonName | None = None
+    infusion_reaction: Description | None = None
+    notes: Note | None = None
 
 
 class SkipRequest(_Request):
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason = Field(min_length=1)
     #: When the decision not to give was taken (default: as_of).
     decided_at: AwareDatetime | None = None
 
@@ -87,9 +88,9 @@ class SkipRequest(_Request):
 class CorrectionRequest(_Request):
     """A new record that replaces the effective record of a dose; fields left out are carried over."""
 
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason = Field(min_length=1)
     #: What the record becomes: still given (with corrected details), skipped, or void (entered in error).
     becomes: Literal["given", "skipped", "void"] = "given"
     #: The record being corrected, when the caller wants to be sure it is still the effective one.
@@ -99,31 +100,31 @@ class CorrectionRequest(_Request):
     amount: Amount | None = None
     volume: Volume | None = None
     partial: bool | None = None
-    lot: str | None = None
-    din: str | None = None
-    route: str | None = None
-    given_by: str | None = None
-    infusion_reaction: str | None = None
-    notes: str | None = None
-    skip_reason: str | None = None
+    lot: Code | None = None
+    din: ShortCode | None = None
+    route: ShortCode | None = None
+    given_by: PersonName | None = None
+    infusion_reaction: Description | None = None
+    notes: Note | None = None
+    skip_reason: Reason | None = None
 
 
 class RescheduleRequest(_Request):
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
     #: The day the delayed dose was (or will be) given; default: its recorded administration.
     given_on: date | None = None
     #: Default: the protocol's policy; another one needs a reason.
     policy: ReschedulePolicy | None = None
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 class CohortReviewRequest(_Request):
-    protocol_id: str
+    protocol_id: Code
     cohort: int = Field(ge=1)
     safe: bool
     reviewed_on: date
-    notes: str | None = None
+    notes: Note | None = None
 
 
 # --- views ------------------------------------------------------------------------------------------
