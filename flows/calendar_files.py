@@ -39,10 +39,10 @@ def write_if_changed(path: Path, content: bytes) -> bool:
 
 
 def site_ids(site: str | None) -> list[str]:
-    from dosing.catalog import library
+    """The sites to export: every known one, or ``site`` (refused when no protocol has it)."""
+    from dosing.catalog import check_site, known_sites
 
-    known = sorted({s.id for protocol in library().values() for s in protocol.sites})
-    return [s for s in known if site is None or s == site]
+    return known_sites() if site is None else [check_site(site)]
 
 
 @task(

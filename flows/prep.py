@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from dosing.catalog import get_protocol
+from dosing.catalog import check_site, get_protocol
 from dosing.cli.output import csv_text
 from dosing.errors import DosingError
 from flows.calendar_files import write_if_changed
@@ -147,6 +147,8 @@ def pharmacy_prep_list(
     database_url: str | None = None,
 ) -> dict[str, Any]:
     """Doses due from ``as_of`` (default now) to ``hours`` later; also written as CSV to ``out``."""
+    if site is not None:
+        check_site(site)  # a deployment's parameters come from the server: checked here too
     start = as_of or datetime.now(UTC)
     end = start + timedelta(hours=hours)
     doses = doses_to_prepare(database_url, site, start, end)

@@ -11,13 +11,13 @@ from pathlib import Path
 import click
 
 from dosing.cli.output import csv_text, emit_json, json_option
-from dosing.cli.params import as_of_option, ledger_store, moment_or_now
+from dosing.cli.params import as_of_option, known_site, ledger_store, moment_or_now
 
 
 @click.command()
 @click.argument("domain", type=click.Choice(["ec", "ex"], case_sensitive=False))
 @click.option("--protocol", "protocol_id", default=None, help="Only this protocol's subjects.")
-@click.option("--site", default=None, help="Only this site.")
+@click.option("--site", default=None, callback=known_site, help="Only this site.")
 @as_of_option
 @click.option(
     "-o",

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import parse_instant
+from dosing.cli.params import known_site, parse_instant
 from dosing.errors import DosingError
 
 _verbose_option = click.option(
@@ -145,7 +145,7 @@ def enroll_roster_command(
 
 @run.command("prep")
 @click.option("--hours", default=24, show_default=True, help="Doses due within this many hours.")
-@click.option("--site", help="Only this site.")
+@click.option("--site", callback=known_site, help="Only this site.")
 @click.option("--as-of", "as_of_text", help="Start of the period (default now), with its offset.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the list as CSV.")
 @_database_option
@@ -210,7 +210,7 @@ def prep_command(
 
 @run.command("calendars")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder.")
-@click.option("--site", help="Only this site's subjects.")
+@click.option("--site", callback=known_site, help="Only this site's subjects.")
 @click.option("--as-of", "as_of_text", help="Statuses as of this moment (default now), with offset.")
 @_database_option
 @_verbose_option
@@ -281,7 +281,7 @@ def sweep_command(as_of_text: str | None, database_url: str | None, verbose: boo
     help="Local start of a pharmacy shift (repeat); the prep list runs then.",
 )
 @click.option("--prep-hours", default=8, show_default=True, help="Hours ahead each prep list covers.")
-@click.option("--site", help="Only this site's doses on the prep list.")
+@click.option("--site", callback=known_site, help="Only this site's doses on the prep list.")
 @click.option("--prep-out", help="Write each prep list as CSV to this path.")
 @_database_option
 @click.option("--limit", type=int, help="Flow runs at once (default: no limit).")

@@ -12,6 +12,7 @@ from dosing.cli.params import (
     actor_or_user,
     as_of_option,
     by_option,
+    known_site,
     ledger_store,
     moment_or_now,
     subject_zone,
@@ -99,7 +100,7 @@ _OVERDUE_HEADERS = [
 
 
 @click.command()
-@click.option("--site", default=None, help="Only this site.")
+@click.option("--site", default=None, callback=known_site, help="Only this site.")
 @click.option(
     "--sweep", is_flag=True, help="Also write newly missed and late doses to the audit log (once each)."
 )
