@@ -8,7 +8,7 @@ day of February (29th in a leap year).
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
 
 import pendulum
@@ -70,8 +70,18 @@ def window_offsets(
 
 
 def add_days(day: date, days: int) -> date:
-    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone)."""
-    moved = day + timedelta(days=days)
+    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone).
+
+    A plan that runs off the calendar (an anchor of 9999-12-31) is bad input, refused by its rule.
+    """
+    try:
+        moved = day + timedelta(days=days)
+    except OverflowError as error:
+        raise DosingError(
+            "anchor",
+            "every planned date between 0001-01-01 and 9999-12-31",
+            f"{day.isoformat()} moved by {days} days is off the calendar",
+        ) from error
     return date(moved.year, moved.month, moved.day)
 
 
@@ -87,6 +97,12 @@ def _add_months(day: date, months: int) -> date:
     """Calendar months; a day that the target month lacks clamps to its last day (Jan 31 -> Feb 29)."""
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
+    if not MINYEAR <= year <= MAXYEAR:
+        raise DosingError(
+            "anchor",
+            "every planned date between 0001-01-01 and 9999-12-31",
+            f"{day.isoformat()} moved by {months} months is off the calendar",
+        )
     return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
@@ -128,7 +144,14 @@ def local_anchor_date(anchor: date | datetime, timezone: str) -> date:
                 "date, or date-time with a UTC offset",
                 "a bare local time is ambiguous; add an offset",
             )
-        local = pendulum.instance(anchor).in_timezone(timezone)
+        try:
+            local = pendulum.instance(anchor).in_timezone(timezone)
+        except OverflowError as error:
+            raise DosingError(
+                "anchor",
+                "every planned date between 0001-01-01 and 9999-12-31",
+                f"{anchor.isoformat()} is off the calendar in {timezone}",
+            ) from error
         return date(local.year, local.month, local.day)
     return anchor
 
