@@ -18,10 +18,11 @@ from prefect.cache_policies import NO_CACHE
 
 from dosing.errors import DosingError
 from dosing.status import local_date
-from flows.roster import RosterRow, parse_roster
+from flows.roster import RosterRow, parse_roster, read_roster_text
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
+    is_transient_database_error,
     retry_on_transient_database_error,
     store_for,
 )
@@ -90,6 +91,15 @@ def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetim
                     }
                 )
             continue
+        except Exception as error:
+            if is_transient_database_error(error):
+                raise  # the task retries the batch; rows already committed are skipped then
+            # Each row is its own transaction, so nothing of this one was stored; the README promises
+            # that one bad row does not stop the others. Reported by its line, never silently lost.
+            rejected.append(
+                _rejection(row, "row", f"not enrolled: {type(error).__name__}: {str(error)[:200]}")
+            )
+            continue
         enrolled.append(
             {
                 "line": row.line,
@@ -130,7 +140,7 @@ def enroll_roster(
 ) -> dict[str, Any]:
     """Enroll every valid row of the roster at ``roster_path``; report the others by line number."""
     moment = as_of or datetime.now(UTC)
-    roster = parse_roster(Path(roster_path).read_text(encoding="utf-8-sig"), allow_pounds=allow_pounds)
+    roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
     rows = [row.model_dump(mode="json") for row in roster.rows]
     actor = _actor()
     results = [

@@ -113,6 +113,9 @@ def enroll_roster_command(
     """Enroll every subject of a CSV roster; bad rows are reported with their line numbers."""
     if batch_size < 1:
         raise DosingError("batch size", "batch size >= 1", f"{batch_size} subjects per task")
+    from flows.roster import read_roster_text
+
+    read_roster_text(roster)  # a binary or non-UTF-8 file is refused before Prefect starts (15-30 s)
 
     def call() -> dict[str, Any]:
         from flows.enroll import enroll_roster
