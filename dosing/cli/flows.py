@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
@@ -54,14 +55,42 @@ def _silence_shutdown() -> None:
     atexit.register(logging.disable, logging.CRITICAL)
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    # SIGTERM and SIGHUP end the run the way Ctrl-C does: Python unwinds, so the temporary server is
+    # stopped (the default action would kill this process alone and leave the server running).
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_temporary_server() -> None:
+    """Stop the temporary Prefect server this process started, if any, now rather than at exit."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()
+
+
 def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: str | None) -> dict[str, Any]:
     prepare_prefect_environment(verbose=verbose)
     if database_url:
         # Through the environment, never as a flow parameter: parameters are stored on the Prefect
         # server with each flow run, and a database URL may carry a password.
         os.environ["DOSING_DATABASE_URL"] = database_url
+    # Prefect's flow engine turns SIGTERM into a crash report, then re-sends it to the handler it
+    # found: this one.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
     try:
         return flow_call()
+    except KeyboardInterrupt as interruption:
+        logging.disable(logging.CRITICAL)  # the server's shutdown chatter is not the user's business
+        _stop_temporary_server()
+        why = str(interruption) or "SIGINT"
+        click.echo(
+            f"interrupted ({why}): the temporary Prefect server was stopped; what was written before "
+            "stays written (each subject and each dose is its own transaction), run again to finish",
+            err=True,
+        )
+        raise SystemExit(130) from None
     finally:
         if not verbose:
             _silence_shutdown()
