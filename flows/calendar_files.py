@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from calendars.ics import to_ical
 from calendars.views import site_view_events, subject_view_events
+from flows.failures import RESULT_SERIALIZER, data_free_failures
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -96,9 +97,10 @@ def export_to_folder(
     }
 
 
-@flow(name="export-calendars", persist_result=False, log_prints=False)
+@flow(name="export-calendars", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def export_calendars(
     out: str, site: str | None = None, as_of: datetime | None = None, database_url: str | None = None
 ) -> dict[str, Any]:
     """Every subject's and every site's .ics into ``out`` (``subjects/CODE.ics``, ``sites/SITE.ics``)."""
-    return export_to_folder(out, site=site, database_url=database_url, as_of=as_of or datetime.now(UTC))
+    with data_free_failures():
+        return export_to_folder(out, site=site, database_url=database_url, as_of=as_of or datetime.now(UTC))

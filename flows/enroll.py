@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dosing.errors import DosingError
 from dosing.status import local_date
+from flows.failures import RESULT_SERIALIZER, data_free_failures
 from flows.roster import RosterRow, parse_roster, read_roster_text
 from flows.store_access import (
     RETRIES,
@@ -129,7 +130,7 @@ def enroll_batch(
     return enroll_rows(store_for(database_url), parsed, actor=actor, as_of=as_of)
 
 
-@flow(name="enroll-roster", persist_result=False, log_prints=False)
+@flow(name="enroll-roster", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def enroll_roster(
     roster_path: str,
     database_url: str | None = None,
@@ -139,33 +140,34 @@ def enroll_roster(
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Enroll every valid row of the roster at ``roster_path``; report the others by line number."""
-    moment = as_of or datetime.now(UTC)
-    roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
-    rows = [row.model_dump(mode="json") for row in roster.rows]
-    actor = _actor()
-    results = [
-        enroll_batch(database_url, rows[start : start + batch_size], actor, moment)
-        for start in range(0, len(rows), batch_size)
-    ]
-    enrolled = [item for result in results for item in result["enrolled"]]
-    skipped = [item for result in results for item in result["skipped"]]
-    rejected = [row.model_dump(mode="json") for row in roster.rejected]
-    rejected += [item for result in results for item in result["rejected"]]
-    rejected.sort(key=lambda item: item["line"])
-    summary: dict[str, Any] = {
-        "roster": str(Path(roster_path).resolve()),
-        "rows": len(roster.rows) + len(roster.rejected),
-        "batches": len(results),
-        "enrolled": enrolled,
-        "skipped": skipped,
-        "rejected": rejected,
-    }
-    if calendar_dir is not None:
-        from flows.calendar_files import export_to_folder
+    with data_free_failures():
+        moment = as_of or datetime.now(UTC)
+        roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
+        rows = [row.model_dump(mode="json") for row in roster.rows]
+        actor = _actor()
+        results = [
+            enroll_batch(database_url, rows[start : start + batch_size], actor, moment)
+            for start in range(0, len(rows), batch_size)
+        ]
+        enrolled = [item for result in results for item in result["enrolled"]]
+        skipped = [item for result in results for item in result["skipped"]]
+        rejected = [row.model_dump(mode="json") for row in roster.rejected]
+        rejected += [item for result in results for item in result["rejected"]]
+        rejected.sort(key=lambda item: item["line"])
+        summary: dict[str, Any] = {
+            "roster": str(Path(roster_path).resolve()),
+            "rows": len(roster.rows) + len(roster.rejected),
+            "batches": len(results),
+            "enrolled": enrolled,
+            "skipped": skipped,
+            "rejected": rejected,
+        }
+        if calendar_dir is not None:
+            from flows.calendar_files import export_to_folder
 
-        # Calendars of everyone on the roster who is enrolled (new or already), and of their sites.
-        sites = sorted({item["site"] for item in enrolled + skipped})
-        summary["calendars"] = export_to_folder(
-            calendar_dir, site=None, sites=sites, database_url=database_url, as_of=moment
-        )
-    return summary
+            # Calendars of everyone on the roster who is enrolled (new or already), and of their sites.
+            sites = sorted({item["site"] for item in enrolled + skipped})
+            summary["calendars"] = export_to_folder(
+                calendar_dir, site=None, sites=sites, database_url=database_url, as_of=moment
+            )
+        return summary

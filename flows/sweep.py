@@ -17,6 +17,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
+from flows.failures import RESULT_SERIALIZER, data_free_failures
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -56,31 +57,32 @@ def sweep_store(database_url: str | None, as_of: datetime) -> dict[str, Any]:
     }
 
 
-@flow(name="missed-dose-sweep", persist_result=False, log_prints=False)
+@flow(name="missed-dose-sweep", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def missed_dose_sweep(as_of: datetime | None = None, database_url: str | None = None) -> dict[str, Any]:
     """Mark newly missed doses (as of ``as_of``, default now) and emit ``dosing.dose.missed`` for each."""
-    moment = as_of or datetime.now(UTC)
-    swept = sweep_store(database_url, moment)
-    newly_missed = swept["newly_missed"]
-    for dose in newly_missed:
-        emit_event(
-            event=MISSED_EVENT,
-            resource={
-                "prefect.resource.id": dose_resource_id(
-                    dose["protocol_id"], dose["subject_code"], dose["sequence"]
-                ),
-                "prefect.resource.name": f"{dose['subject_code']} dose {dose['sequence']}",
-                "dosing.site": str(dose.get("site") or ""),
-            },
-            payload=dose,
-        )
-    return {
-        "as_of": moment.isoformat(),
-        "newly_missed": len(newly_missed),
-        "doses": newly_missed,
-        # Doses given after their window closed, written to the audit log by this sweep (no event).
-        "newly_late": len(swept["newly_late"]),
-        "late_doses": swept["newly_late"],
-        # Every dose still needing attention: missed (ever) and given late, by state.
-        "overdue": swept["overdue"],
-    }
+    with data_free_failures():
+        moment = as_of or datetime.now(UTC)
+        swept = sweep_store(database_url, moment)
+        newly_missed = swept["newly_missed"]
+        for dose in newly_missed:
+            emit_event(
+                event=MISSED_EVENT,
+                resource={
+                    "prefect.resource.id": dose_resource_id(
+                        dose["protocol_id"], dose["subject_code"], dose["sequence"]
+                    ),
+                    "prefect.resource.name": f"{dose['subject_code']} dose {dose['sequence']}",
+                    "dosing.site": str(dose.get("site") or ""),
+                },
+                payload=dose,
+            )
+        return {
+            "as_of": moment.isoformat(),
+            "newly_missed": len(newly_missed),
+            "doses": newly_missed,
+            # Doses given after their window closed, written to the audit log by this sweep (no event).
+            "newly_late": len(swept["newly_late"]),
+            "late_doses": swept["newly_late"],
+            # Every dose still needing attention: missed (ever) and given late, by state.
+            "overdue": swept["overdue"],
+        }

@@ -88,6 +88,8 @@ class LazyGroup(click.Group):
             _report(error)
             ctx.exit(2)
         except Exception as error:
+            from dosing.store.database_errors import database_refusal
+
             refusal = database_refusal(error)
             if refusal is None:
                 raise
@@ -95,33 +97,6 @@ class LazyGroup(click.Group):
             # Bad data the database refused is the user's to fix (2); an unreachable or locked
             # database is not (1).
             ctx.exit(2 if refusal.field == "database" else 1)
-
-
-def database_refusal(error: BaseException) -> Any:
-    """A database error as one clean DosingError, or None when ``error`` is not one.
-
-    Never the SQL statement or its parameters (SQLAlchemy prints both; they hold subject codes,
-    weights and notes): the driver's first line only, which names the constraint or the limit.
-    """
-    exc = sys.modules.get("sqlalchemy.exc")
-    if exc is None or not isinstance(error, exc.SQLAlchemyError):
-        return None  # SQLAlchemy not even imported: not a database error
-    from dosing.errors import DosingError
-    from dosing.free_text import printable
-
-    original = getattr(error, "orig", None)
-    detail = printable(str(original if original is not None else type(error).__name__).splitlines()[0])[:200]
-    if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
-        return DosingError(
-            "database connection",
-            "the store must be reachable and writable; nothing was changed",
-            f"{type(error).__name__}: {detail}",
-        )
-    return DosingError(
-        "database",
-        "the store refused the change; nothing was changed",
-        f"{type(error).__name__}: {detail}",
-    )
 
 
 def _report(error: Any) -> None:

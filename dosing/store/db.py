@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from dosing.errors import DosingError
 from dosing.settings import get_settings, sqlite_file
 
 #: Seconds a SQLite writer waits for another writer before giving up.
@@ -120,12 +121,18 @@ def create_private_sqlite_file(path: Path) -> None:
     SQLite gives its -wal and -shm files the database file's mode, so they are private too.
     """
     missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
     try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    except OSError as error:
+        raise DosingError(
+            "DOSING_DATABASE_URL",
+            "a SQLite file in a folder this user can create and write",
+            f"cannot create {path}: {error.strerror or error}",
+        ) from error
     os.close(descriptor)
 
 

@@ -144,8 +144,8 @@ def test_an_unreachable_database_is_one_clean_line_exit_1(dosing: Run) -> None:
 def test_a_value_the_database_refuses_is_reported_without_its_parameters(pg_schema_url: str) -> None:  # noqa: F811
     from sqlalchemy.exc import DataError
 
-    from dosing.cli import database_refusal
     from dosing.store import open_store
+    from dosing.store.database_errors import database_refusal
 
     store = open_store(pg_schema_url)
     secret = "SECRET-SUBJECT-" + "x" * 200
