@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from calendars.ics import to_ical
 from calendars.views import site_view_events, subject_view_events
 from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -85,7 +86,14 @@ def export_to_folder(
 ) -> dict[str, Any]:
     """Run the per-site tasks (from inside a flow) and add up what they wrote."""
     chosen = site_ids(site) if sites is None else sites
-    results = [write_site_calendars(database_url, folder, site_id, as_of) for site_id in chosen]
+    results = []
+    for site_id in chosen:
+        result = write_site_calendars(database_url, folder, site_id, as_of)
+        results.append(result)
+        report(
+            f"calendars of {site_id}: {result['subjects']} subjects, {result['written']} files written, "
+            f"{result['unchanged']} unchanged"
+        )
     written = sum(r["written"] for r in results)
     unchanged = sum(r["unchanged"] for r in results)
     return {

@@ -20,6 +20,7 @@ from dosing.errors import DosingError
 from dosing.status import local_date
 from flows.failures import RESULT_SERIALIZER, data_free_failures
 from flows.roster import RosterRow, parse_roster, read_roster_text
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -145,10 +146,13 @@ def enroll_roster(
         roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
         rows = [row.model_dump(mode="json") for row in roster.rows]
         actor = _actor()
-        results = [
-            enroll_batch(database_url, rows[start : start + batch_size], actor, moment)
-            for start in range(0, len(rows), batch_size)
-        ]
+        report(f"roster: {len(rows)} rows to enroll, {len(roster.rejected)} refused while reading")
+        results = []
+        for start in range(0, len(rows), batch_size):
+            results.append(enroll_batch(database_url, rows[start : start + batch_size], actor, moment))
+            done = min(start + batch_size, len(rows))
+            new = sum(len(result["enrolled"]) for result in results)
+            report(f"  {done} of {len(rows)} rows done ({new} enrolled so far)")
         enrolled = [item for result in results for item in result["enrolled"]]
         skipped = [item for result in results for item in result["skipped"]]
         rejected = [row.model_dump(mode="json") for row in roster.rejected]

@@ -21,6 +21,7 @@ from dosing.cli.output import csv_text
 from dosing.errors import DosingError
 from flows.calendar_files import write_if_changed
 from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -154,6 +155,7 @@ def pharmacy_prep_list(
         start = as_of or datetime.now(UTC)
         end = start + timedelta(hours=hours)
         doses = doses_to_prepare(database_url, site, start, end)
+        report(f"prep list: {len(doses)} doses due from {start.isoformat()} to {end.isoformat()}")
         if out is not None:
             table = [[row.get(column) for column in COLUMNS] for row in doses]
             write_if_changed(Path(out), csv_text(COLUMNS, table).encode("utf-8"))

@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -64,6 +65,7 @@ def missed_dose_sweep(as_of: datetime | None = None, database_url: str | None = 
         moment = as_of or datetime.now(UTC)
         swept = sweep_store(database_url, moment)
         newly_missed = swept["newly_missed"]
+        report(f"sweep: {len(newly_missed)} newly missed, {len(swept['newly_late'])} newly late written")
         for dose in newly_missed:
             emit_event(
                 event=MISSED_EVENT,

@@ -79,6 +79,11 @@ def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: s
     # found: this one.
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, _interrupt)
+    from flows.run_progress import report
+
+    if not os.environ.get("PREFECT_API_URL"):
+        # The only silent stretch left: say what it is, and how to avoid it.
+        report("starting Prefect's temporary local server (15-30 s; PREFECT_API_URL names a running one)")
     try:
         return flow_call()
     except KeyboardInterrupt as interruption:
