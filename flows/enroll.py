@@ -8,8 +8,7 @@ enrolled with different inputs is reported as rejected, never overwritten or dup
 
 from __future__ import annotations
 
-import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,6 @@ DEFAULT_BATCH_SIZE = 500
 ALREADY_ENROLLED = "a subject code is enrolled once"
 
 
-def _actor() -> str:
-    try:
-        return f"flow:enroll-roster ({getpass.getuser()})"
-    except (KeyError, OSError):
-        return "flow:enroll-roster"
-
-
 def differences(row: RosterRow, enrolled: Any) -> list[str]:
     """What a roster row says that the subject's enrollment does not (empty: the same enrollment)."""
     found = []
@@ -63,8 +55,11 @@ def _rejection(row: RosterRow, field: str, reason: str) -> dict[str, Any]:
     return {"line": row.line, "subject_code": row.subject_code, "field": field, "reason": reason}
 
 
-def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetime) -> dict[str, list[Any]]:
-    """Enroll ``rows`` one transaction each; the same code the flow's tasks and the benchmark run."""
+def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
+    """Enroll ``rows`` one transaction each (the application layer's enroll, as ``ctx.actor``); the same
+    code the flow's tasks and the benchmark run."""
+    from dosing.app import clock
+    from dosing.app.enrollment import enroll
     from dosing.store import ledger
 
     enrolled: list[dict[str, Any]] = []
@@ -72,12 +67,12 @@ def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetim
     rejected: list[dict[str, Any]] = []
     for row in rows:
         try:
-            enrollment = ledger.enroll(store, row.to_request(actor=actor, as_of=as_of))
+            enrollment = enroll(ctx, row.to_form())
         except DosingError as error:
             if error.rule != ALREADY_ENROLLED:
                 rejected.append(_rejection(row, error.field, f"{error.message} (rule: {error.rule})"))
                 continue
-            existing = ledger.subject_view(store, row.subject_code, as_of)
+            existing = ledger.subject_view(ctx.store, row.subject_code, clock.now())
             changed = differences(row, existing)
             if changed:
                 reason = "already enrolled with other inputs: " + "; ".join(changed)
@@ -123,12 +118,12 @@ def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetim
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def enroll_batch(
-    database_url: str | None, rows: list[dict[str, Any]], actor: str, as_of: datetime
-) -> dict[str, list[Any]]:
+def enroll_batch(database_url: str | None, rows: list[dict[str, Any]], username: str) -> dict[str, list[Any]]:
     """One batch of roster rows (as JSON: small task inputs); a retry skips what the try committed."""
+    from dosing.app.flow_actor import task_context
+
     parsed = [RosterRow.model_validate(row) for row in rows]
-    return enroll_rows(store_for(database_url), parsed, actor=actor, as_of=as_of)
+    return enroll_rows(task_context(store_for(database_url), username), parsed)
 
 
 @flow(name="enroll-roster", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
@@ -138,18 +133,24 @@ def enroll_roster(
     calendar_dir: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     allow_pounds: bool = False,
-    as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """Enroll every valid row of the roster at ``roster_path``; report the others by line number."""
+    """Enroll every valid row of the roster at ``roster_path``; report the others by line number.
+
+    Acts as the person who started it (a coordinator); the flow's service account may not enroll."""
+    from dosing.app import clock
+    from dosing.app.authority import require
+    from dosing.app.flow_actor import flow_context
+
     with data_free_failures():
-        moment = as_of or datetime.now(UTC)
+        ctx = flow_context(store_for(database_url), "enroll-roster")
+        require(ctx, "enroll")
+        moment = clock.now()
         roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
         rows = [row.model_dump(mode="json") for row in roster.rows]
-        actor = _actor()
         report(f"roster: {len(rows)} rows to enroll, {len(roster.rejected)} refused while reading")
         results = []
         for start in range(0, len(rows), batch_size):
-            results.append(enroll_batch(database_url, rows[start : start + batch_size], actor, moment))
+            results.append(enroll_batch(database_url, rows[start : start + batch_size], ctx.actor.username))
             done = min(start + batch_size, len(rows))
             new = sum(len(result["enrolled"]) for result in results)
             report(f"  {done} of {len(rows)} rows done ({new} enrolled so far)")

@@ -5,8 +5,8 @@ refused a long review note on PostgreSQL while SQLite stored it. Widening a VARC
 changes the catalogue only (no rewrite, the append-only triggers stay). SQLite does not enforce
 VARCHAR lengths, so there is nothing to change there (and a batch rebuild would drop the triggers).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-22 05:40:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
