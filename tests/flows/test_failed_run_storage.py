@@ -10,50 +10,38 @@ carries the SQL parameters (the subject codes of the missed doses).
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-DOSING = Path(sys.executable).parent / "dosing"
-ROSTERS = Path(__file__).parent / "rosters"
+from tests.flows.acting import signed_in_cli
 
 
 def test_a_failed_flow_run_stores_and_prints_no_ledger_data(tmp_path: Path) -> None:
-    from dosing.store import open_store
-    from flows.enroll import enroll_rows
-    from flows.roster import parse_roster
+    from dosing.store import ledger, open_store
+    from tests.store.conftest import enrollment
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     store = open_store(url)
-    roster = parse_roster((ROSTERS / "good.csv").read_text())
-    enroll_rows(store, roster.rows, actor="test", as_of=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    codes = [f"SECRET-{n}" for n in range(1, 4)]
+    for code in codes:
+        ledger.enroll(store, enrollment(subject=code))
     store.dispose()
-    codes = [row.subject_code for row in roster.rows]
+    march = "2027-03-01T00:00+00:00"  # every window of those subjects has closed: the sweep writes
+    cli = signed_in_cli(tmp_path, url, clock=march)
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
             text(
                 "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log "
-                "BEGIN SELECT RAISE(ABORT, 'audit log is read-only today'); END"
+                "WHEN NEW.action = 'missed' BEGIN SELECT RAISE(ABORT, 'audit log is read-only today'); END"
             )
         )
     engine.dispose()
 
     home = tmp_path / "prefect-home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), DOSING_DATABASE_URL=url)
-    run = subprocess.run(
-        [str(DOSING), "flows", "run", "sweep", "--as-of", "2027-03-01T00:00+00:00"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = cli.raw("flows", "run", "sweep", clock=march, timeout=300)
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith("error: database: IntegrityError: audit log is read-only today (rule: ")
     assert "Traceback" not in run.stderr

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.flows.acting import signed_in_cli
+
 DOSING = Path(sys.executable).parent / "dosing"
 ROSTERS = Path(__file__).parent / "rosters"
 
@@ -35,10 +37,7 @@ def _session_members(session: int) -> list[tuple[int, str]]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process sessions from /proc")
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signalled_flow_run_leaves_no_server_behind(tmp_path: Path, stop: signal.Signals) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"), DOSING_DATABASE_URL=f"sqlite:///{tmp_path / 'd.db'}"
-    )
+    env = signed_in_cli(tmp_path, f"sqlite:///{tmp_path / 'd.db'}").env
     run = subprocess.Popen(
         [str(DOSING), "flows", "run", "enroll-roster", str(ROSTERS / "good.csv")],
         env=env,

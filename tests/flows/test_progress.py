@@ -11,15 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+from tests.flows.acting import signed_in_cli
+
 DOSING = Path(sys.executable).parent / "dosing"
 ROSTERS = Path(__file__).parent / "rosters"
 
 
 def test_a_roster_run_on_a_terminal_reports_its_progress(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"), DOSING_DATABASE_URL=f"sqlite:///{tmp_path / 'd.db'}"
-    )
+    env = signed_in_cli(tmp_path, f"sqlite:///{tmp_path / 'd.db'}").env
     controller, terminal = pty.openpty()
     run = subprocess.Popen(
         [str(DOSING), "flows", "run", "enroll-roster", str(ROSTERS / "good.csv"), "--batch-size", "3",

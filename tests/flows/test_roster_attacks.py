@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from dosing.store import open_store
 from dosing.store import tables as t
+from tests.flows.acting import coordinator, signed_in_cli
 from tests.store.conftest import pg_schema_url, sqlite_url  # noqa: F401 (fixtures)
 
 ENROLLED_ON = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -44,9 +45,11 @@ def database(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def _enroll(database: str, path: Path) -> dict[str, Any]:
+    from dosing.app.flow_actor import acting_as
     from flows.enroll import enroll_roster
 
-    return enroll_roster(str(path), database_url=database, batch_size=2, as_of=ENROLLED_ON)
+    with acting_as(coordinator(database)):
+        return enroll_roster(str(path), database_url=database, batch_size=2)
 
 
 def _enrolled_codes(database: str) -> list[str]:
@@ -116,6 +119,7 @@ def test_a_file_that_is_not_utf8_text_is_refused_before_prefect_starts(
         **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
         "DOSING_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
     }
     result = subprocess.run(
         [str(DOSING), "flows", "run", "enroll-roster", str(roster)],
@@ -142,11 +146,8 @@ def test_two_roster_flows_at_once_each_finish_and_enroll_every_subject_once(
     # competes for the next randomization number.
     first.write_text(HEADER + "".join(_randomized_row(f"R-{n:03d}") for n in range(1, 61)))
     second.write_text(HEADER + "".join(_randomized_row(f"R-{n:03d}") for n in range(31, 91)))
-    env = {
-        **os.environ,
-        "DOSING_DATABASE_URL": database,
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),  # the session's server: no start-up cost
-    }
+    # The session's server: no start-up cost.
+    env = signed_in_cli(tmp_path, database, PREFECT_API_URL=str(PREFECT_API_URL.value())).env
     runs = [
         subprocess.Popen(
             [str(DOSING), "flows", "run", "enroll-roster", str(path), "--batch-size", "10", "--json"],
