@@ -17,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
 from dosing.settings import get_settings, sqlite_file
@@ -129,5 +130,15 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(url)
     if upgrade and store.current_revision() != store.head_revision():
-        store.upgrade()
+        try:
+            store.upgrade()
+        except ProgrammingError as error:
+            store.dispose()
+            from dosing.errors import DosingError
+
+            raise DosingError(
+                "database",
+                "the schema is created and upgraded by its owner: dosing db upgrade --url OWNER_URL",
+                "this account may not change the schema, and the schema is not at the newest revision",
+            ) from error
     return store
