@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dosing.errors import DosingError
 from dosing.status import local_date
+from dosing.store.ledger.plan_rows import ALREADY_ENROLLED
 from flows.failures import RESULT_SERIALIZER, data_free_failures
 from flows.roster import RosterRow, parse_roster, read_roster_text
 from flows.run_progress import report
@@ -29,8 +30,6 @@ from flows.store_access import (
 )
 
 DEFAULT_BATCH_SIZE = 500
-#: The store's rule when a subject code is enrolled a second time (``ledger.enroll``).
-ALREADY_ENROLLED = "a subject code is enrolled once"
 
 
 def differences(row: RosterRow, enrolled: Any) -> list[str]:
@@ -93,9 +92,12 @@ def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
                 raise  # the task retries the batch; rows already committed are skipped then
             # Each row is its own transaction, so nothing of this one was stored; the README promises
             # that one bad row does not stop the others. Reported by its line, never silently lost.
-            rejected.append(
-                _rejection(row, "row", f"not enrolled: {type(error).__name__}: {str(error)[:200]}")
-            )
+            from dosing.free_text import printable
+            from dosing.store.database_errors import database_refusal
+
+            refusal = database_refusal(error)  # never the SQL parameters in a report
+            why = str(refusal) if refusal else f"{type(error).__name__}: {printable(str(error))[:200]}"
+            rejected.append(_rejection(row, "row", f"not enrolled: {why}"))
             continue
         enrolled.append(
             {
@@ -118,12 +120,17 @@ def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def enroll_batch(database_url: str | None, rows: list[dict[str, Any]], username: str) -> dict[str, list[Any]]:
+def enroll_batch(
+    database_url: str | None, rows: list[dict[str, Any]], username: str | None
+) -> dict[str, list[Any]]:
     """One batch of roster rows (as JSON: small task inputs); a retry skips what the try committed."""
+    from dosing.app.authority import require
     from dosing.app.flow_actor import task_context
 
     parsed = [RosterRow.model_validate(row) for row in rows]
-    return enroll_rows(task_context(store_for(database_url), username), parsed)
+    ctx = task_context(store_for(database_url), username, "enroll-roster")
+    require(ctx, "enroll")
+    return enroll_rows(ctx, parsed)
 
 
 @flow(name="enroll-roster", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
@@ -138,19 +145,17 @@ def enroll_roster(
 
     Acts as the person who started it (a coordinator); the flow's service account may not enroll."""
     from dosing.app import clock
-    from dosing.app.authority import require
-    from dosing.app.flow_actor import flow_context
+    from dosing.app.flow_actor import acting_username
 
     with data_free_failures():
-        ctx = flow_context(store_for(database_url), "enroll-roster")
-        require(ctx, "enroll")
+        username = acting_username()
         moment = clock.now()
         roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
         rows = [row.model_dump(mode="json") for row in roster.rows]
         report(f"roster: {len(rows)} rows to enroll, {len(roster.rejected)} refused while reading")
         results = []
         for start in range(0, len(rows), batch_size):
-            results.append(enroll_batch(database_url, rows[start : start + batch_size], ctx.actor.username))
+            results.append(enroll_batch(database_url, rows[start : start + batch_size], username))
             done = min(start + batch_size, len(rows))
             new = sum(len(result["enrolled"]) for result in results)
             report(f"  {done} of {len(rows)} rows done ({new} enrolled so far)")

@@ -19,6 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
 from dosing.errors import DosingError
@@ -156,5 +157,15 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
         create_private_sqlite_file(path)
     store = Store(url)
     if upgrade and store.current_revision() != store.head_revision():
-        store.upgrade()
+        try:
+            store.upgrade()
+        except ProgrammingError as error:
+            store.dispose()
+            from dosing.errors import DosingError
+
+            raise DosingError(
+                "database",
+                "the schema is created and upgraded by its owner: dosing db upgrade --url OWNER_URL",
+                "this account may not change the schema, and the schema is not at the newest revision",
+            ) from error
     return store

@@ -9,56 +9,36 @@ never carries the SQL parameters.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from tests.dosing_cli import DosingCLI
 from tests.store.conftest import pg_schema_url, sqlite_url, store_url  # noqa: F401 (fixtures)
-
-DOSING = Path(sys.executable).parent / "dosing"
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def dosing(tmp_path: Path, store_url: str) -> Run:  # noqa: F811
-    env = {
-        **os.environ,
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "DOSING_DATABASE_URL": store_url,
-        "USER": "nurse-a",
-        "NO_COLOR": "1",
-    }
-
-    def run(*args: str, ok: bool = True, url: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(DOSING), *args],
-            env={**env, "DOSING_DATABASE_URL": url or store_url},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    return run
+def dosing(tmp_path: Path, store_url: str) -> DosingCLI:  # noqa: F811
+    return DosingCLI(tmp_path, store_url)
 
 
-def _enrolled(dosing: Run) -> None:
+def _enrolled(dosing: DosingCLI) -> None:
     dosing("enroll", "NCT04822922", "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
-           "--as-of", "2026-12-01T08:00")  # fmt: skip
-    for lot in ("L123",):
-        dosing("lots", "add", "--lot-number", lot, "--product", "UC-MSC", "--concentration", "2e6/mL",
-               "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31")  # fmt: skip
+           clock="2026-12-01T08:00+08:00")  # fmt: skip
+    dosing("lots", "add", "--lot-number", "L123", "--product", "UC-MSC", "--concentration", "2e6/mL",
+           "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31",
+           clock="2026-12-01T08:10+08:00")  # fmt: skip
 
 
-def _dump(dosing: Run) -> str:
-    return dosing("audit", "--json").stdout
+#: Who logged in when is not the ledger: the test logs in again whenever it moves the clock.
+_SESSION_ACTIONS = {"login", "logout", "account_created", "account_locked", "refused"}
+
+
+def _dump(dosing: DosingCLI) -> list[dict[str, object]]:
+    trail = json.loads(dosing("audit", "--json").stdout)
+    return [entry for entry in trail if entry["action"] not in _SESSION_ACTIONS]
 
 
 def _refused(result: subprocess.CompletedProcess[str], field: str, rule: str) -> None:
@@ -70,34 +50,35 @@ def _refused(result: subprocess.CompletedProcess[str], field: str, rule: str) ->
     assert lines[0].endswith(f"(rule: {rule})"), lines[0]
 
 
-def test_a_10_kb_note_or_reason_is_refused_by_its_rule_on_both_databases(dosing: Run) -> None:
+def test_a_10_kb_note_or_reason_is_refused_by_its_rule_on_both_databases(dosing: DosingCLI) -> None:
     _enrolled(dosing)
     before = _dump(dosing)
-    record = ("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30", "--lot", "L123",
-              "--as-of", "2026-12-01T11:00")  # fmt: skip
-    note = dosing(*record, "--notes", "n" * 10_000, ok=False)
+    record = ("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30")
+    at_11 = "2026-12-01T11:00+08:00"
+    note = dosing(*record, "--lot", "L123", "--notes", "n" * 10_000, clock=at_11, ok=False)
     _refused(note, "notes", "at most 2000 characters")
     assert "10000 characters is too long" in note.stderr
-    reaction = dosing(*record, "--reaction", "r" * 501, ok=False)
+    reaction = dosing(*record, "--lot", "L123", "--reaction", "r" * 501, clock=at_11, ok=False)
     _refused(reaction, "infusion_reaction", "at most 500 characters")
-    lot = dosing(*record[:-4], "--lot", "L" * 65, "--as-of", "2026-12-01T11:00", ok=False)
+    lot = dosing(*record, "--lot", "L" * 65, clock=at_11, ok=False)
     _refused(lot, "lot", "at most 64 characters")
-    skip = dosing("skip", "S-001", "--dose", "2", "--reason", "x" * 10_000, "--as-of", "2026-12-06", ok=False)
+    on_6th = "2026-12-06T10:00+08:00"
+    skip = dosing("skip", "S-001", "--dose", "2", "--reason", "x" * 10_000, clock=on_6th, ok=False)
     _refused(skip, "reason", "at most 500 characters")
     assert _dump(dosing) == before
 
     # At the limit it is stored in full, on both databases alike.
-    dosing(*record, "--notes", "n" * 2000)
+    dosing(*record, "--lot", "L123", "--notes", "n" * 2000, clock=at_11)
     status = json.loads(dosing("status", "S-001", "--as-of", "2026-12-02", "--json").stdout)
     assert status["doses"][0]["given"]["notes"] == "n" * 2000
 
 
-def test_a_1000_character_review_note_fits_the_audit_log_on_both_databases(dosing: Run) -> None:
+def test_a_1000_character_review_note_fits_the_audit_log_on_both_databases(dosing: DosingCLI) -> None:
     _enrolled(dosing)
     note = "reviewed by the safety committee; " * 30  # 1,020 characters
     dosing("cohorts", "NCT04822922", "--review", "1", "--safe", "--reviewed-on", "2027-01-05",
-           "--notes", note, "--as-of", "2027-01-05")  # fmt: skip
-    reviews = [e for e in json.loads(_dump(dosing)) if e["reason"] == note]
+           "--notes", note, clock="2027-01-05T10:00+08:00")  # fmt: skip
+    reviews = [e for e in _dump(dosing) if e["reason"] == note]
     assert len(reviews) == 1
 
 
@@ -111,12 +92,12 @@ def test_a_1000_character_review_note_fits_the_audit_log_on_both_databases(dosin
     ],
 )
 def test_control_characters_are_refused_and_never_echoed_raw(
-    dosing: Run, option: str, value: str, field: str
+    dosing: DosingCLI, option: str, value: str, field: str
 ) -> None:
     _enrolled(dosing)
     before = _dump(dosing)
     result = dosing("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30", "--lot", "L123",
-                    option, value, "--as-of", "2026-12-01T11:00", ok=False)  # fmt: skip
+                    option, value, clock="2026-12-01T11:00+08:00", ok=False)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert f"error: {field}: contains the control character U+" in result.stderr
     assert "(rule: printable text" in result.stderr
@@ -124,16 +105,17 @@ def test_control_characters_are_refused_and_never_echoed_raw(
     assert _dump(dosing) == before
 
 
-def test_multi_line_notes_are_kept(dosing: Run) -> None:
+def test_multi_line_notes_are_kept(dosing: DosingCLI) -> None:
     _enrolled(dosing)
     dosing("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30", "--lot", "L123",
-           "--notes", "line one\nline two\tindented", "--as-of", "2026-12-01T11:00")  # fmt: skip
+           "--notes", "line one\nline two\tindented", clock="2026-12-01T11:00+08:00")  # fmt: skip
     status = json.loads(dosing("status", "S-001", "--as-of", "2026-12-02", "--json").stdout)
     assert status["doses"][0]["given"]["notes"] == "line one\nline two\tindented"
 
 
-def test_an_unreachable_database_is_one_clean_line_exit_1(dosing: Run) -> None:
-    result = dosing("status", "S-001", ok=False, url="postgresql+psycopg://dosing:s3cret@127.0.0.1:1/nowhere")
+def test_an_unreachable_database_is_one_clean_line_exit_1(tmp_path: Path) -> None:
+    dosing = DosingCLI(tmp_path, "postgresql+psycopg://dosing:s3cret@127.0.0.1:1/nowhere")
+    result = dosing.raw("status", "S-001", "--as-of", "2026-12-02")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
     assert result.stderr.startswith("error: database connection: OperationalError: ")
