@@ -211,8 +211,6 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
             store.upgrade()
         except ProgrammingError as error:
             store.dispose()
-            from dosing.errors import DosingError
-
             raise DosingError(
                 "database",
                 "the schema is created and upgraded by its owner: dosing db upgrade --url OWNER_URL",
