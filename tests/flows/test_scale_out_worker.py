@@ -107,7 +107,7 @@ def test_every_deployment_runs_on_a_worker_and_on_a_served_process(
         deployed = _run([prefect, "--no-prompt", "deploy", "--all"], deploy_env)
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
 
-        listed = _run([prefect, "deployment", "ls"], deploy_env)
+        listed = _run([prefect, "deployment", "ls"], {**deploy_env, "COLUMNS": "300"})  # untruncated
         assert listed.returncode == 0, listed.stdout + listed.stderr
         assert "daily-missed-dose-sweep" in listed.stdout and "prep-before-shift" in listed.stdout
 
@@ -132,7 +132,7 @@ def test_every_deployment_runs_on_a_worker_and_on_a_served_process(
             assert {line["subject_code"] for line in lines} == {"W-001", "W-002", "W-003"}
             assert all(date.fromisoformat(line["planned_start"][:10]) >= today for line in lines)
 
-            runs = _run([prefect, "flow-run", "ls"], deploy_env)
+            runs = _run([prefect, "flow-run", "ls"], {**deploy_env, "COLUMNS": "300"})
             assert runs.returncode == 0, runs.stdout + runs.stderr
             assert "Completed" in runs.stdout or "COMPLETED" in runs.stdout
 
