@@ -138,15 +138,19 @@ def test_every_deployment_runs_on_a_worker_and_on_a_served_process(
 
             # The same two deployments served from one process (no work pool): the prep list again.
             _stop(started.pop())
+            serve_started = datetime.now(UTC)
             serve_log = tmp_path / "serve.log"
             started.append(
                 _start([dosing, "flows", "serve", "--timezone", "Asia/Shanghai"], worker_env, serve_log)
             )
 
             def served() -> bool | None:
+                # The serve process registers the same deployment again: wait for its update.
                 with get_client(sync_client=True) as client:
                     deployment = client.read_deployment_by_name(PREP)
-                return True if deployment.work_pool_name is None else None
+                return (
+                    True if deployment.updated is not None and deployment.updated >= serve_started else None
+                )
 
             _wait_for("the served deployments", served, started)
             served_csv = tmp_path / "served-prep.csv"
