@@ -70,7 +70,9 @@ def test_no_flow_module_shares_a_name_with_a_top_level_module_or_package() -> No
     # Everything `import NAME` could mean without flows/ on the path: the standard library, installed
     # distributions, and this checkout's own packages.
     top_level = set(sys.stdlib_module_names)
-    top_level |= {module.name for module in pkgutil.iter_modules() if not module.name.startswith("_")}
+    # Other tests may have loaded a flow by path, which leaves flows/ on sys.path: not a place to look.
+    search = [entry for entry in sys.path if Path(entry or ".").resolve() != FLOWS.resolve()]
+    top_level |= {module.name for module in pkgutil.iter_modules(search) if not module.name.startswith("_")}
     top_level |= {path.name for path in ROOT.iterdir() if (path / "__init__.py").exists()}
     top_level -= {"flows"}
     assert flow_modules, "no flow modules found"
