@@ -1,0 +1,165 @@
+"""The two exports as use cases: ``export_sdtm(store, options)`` and ``export_fhir(store, options)``.
+
+The command line and the nightly flow both call these, so a later authority check (only a data
+manager or a coordinator may export) goes in one place. Each reads the ledger as of ``options.as_of``
+and writes one folder per study under ``options.output``: nothing in the store changes.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from dosing.errors import DosingError
+
+if TYPE_CHECKING:
+    from dosing.protocol import Protocol
+    from dosing.store import Store
+    from dosing.store.models import SubjectView
+
+
+class ExportOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    output: Path
+    #: A study code or registry id; None: every study with subjects in the selection.
+    protocol: str | None = None
+    site: str | None = None
+    as_of: AwareDatetime
+
+
+class ExportResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    files: list[Path]
+    #: What a data manager must look at before submitting (cut text, possible identities, no reason).
+    warnings: list[str]
+    subjects: int
+
+
+def _source_version() -> str:
+    try:
+        return metadata.version("cell-dosing")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def check_output(folder: Path) -> Path:
+    """The output folder must exist and be writable: an export never guesses where files should go."""
+    if not folder.is_dir():
+        why = "is a file" if folder.exists() else "does not exist"
+        raise DosingError("output", "an existing folder", f"{folder} {why}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DosingError("output", "a writable folder", f"{folder} is read-only")
+    return folder
+
+
+def check_site(site: str | None, protocol: Protocol | None) -> None:
+    from dosing.catalog import library
+
+    if site is None:
+        return
+    protocols = [protocol] if protocol is not None else list(library().values())
+    known = sorted({s.id for p in protocols for s in p.sites})
+    if site not in known:
+        raise DosingError("site", f"one of the known sites ({', '.join(known)})", f"unknown site {site!r}")
+
+
+def _selection(store: Store, options: ExportOptions) -> tuple[list[Protocol], list[SubjectView]]:
+    from dosing.catalog import get_protocol
+    from dosing.store import ledger
+
+    protocol = get_protocol(options.protocol) if options.protocol is not None else None
+    check_site(options.site, protocol)
+    check_output(options.output)
+    views = [
+        view
+        for view in ledger.site_views(store, options.site, None, None, options.as_of)
+        if protocol is None or view.protocol_id == protocol.id
+    ]
+    if protocol is not None:
+        return [protocol], views
+    ids = sorted({view.protocol_id for view in views})
+    return [get_protocol(study) for study in ids], views
+
+
+def _study_folder(root: Path, study: str) -> Path:
+    folder = root / study
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as error:
+        raise DosingError("output", "a writable folder", f"{folder}: {error.strerror or error}") from error
+    return folder
+
+
+def _written(action: str, folder: Path) -> DosingError:
+    return DosingError("output", "a writable folder", f"{action} in {folder} failed")
+
+
+def export_sdtm(store: Store, options: ExportOptions) -> ExportResult:
+    """Each study's SDTM package: .xpt (SAS transport v5), Dataset-JSON and define.xml."""
+    from dosing.exchange.dataset_json import write_dataset_json
+    from dosing.exchange.define_xml import write_define
+    from dosing.exchange.sdtm_package import build_package
+    from dosing.exchange.xpt import write_xpt
+
+    protocols, views = _selection(store, options)
+    created = options.as_of
+    version = _source_version()
+    files: list[Path] = []
+    warnings: list[str] = []
+    for protocol in protocols:
+        # Everything is built (and every term mapped) before the first file is written.
+        datasets = build_package(protocol, views, warnings)
+        folder = _study_folder(options.output, protocol.id)
+        try:
+            for data in datasets:
+                files.append(write_xpt(data, folder))
+                files.append(
+                    write_dataset_json(
+                        data, folder, study_oid=protocol.id, created=created, source_version=version
+                    )
+                )
+            files.append(
+                write_define(
+                    protocol.id, protocol.title, datasets, folder, created=created, source_version=version
+                )
+            )
+        except OSError as error:
+            raise _written(f"writing {error.filename or 'a file'}", folder) from error
+    return ExportResult(files=files, warnings=warnings, subjects=len(views))
+
+
+def export_fhir(store: Store, options: ExportOptions) -> ExportResult:
+    """One FHIR Bundle per subject (``STUDY/SUBJECT.json``), every resource validated."""
+    from dosing.exchange.fhir import subject_bundle
+
+    protocols, views = _selection(store, options)
+    files: list[Path] = []
+    warnings: list[str] = []
+    for protocol in protocols:
+        bundles = [
+            (view.subject_code, subject_bundle(view, protocol, options.as_of, warnings))
+            for view in views
+            if view.protocol_id == protocol.id
+        ]
+        folder = _study_folder(options.output, protocol.id)
+        try:
+            for subject_code, bundle in bundles:
+                path = folder / f"{subject_code}.json"
+                path.write_text(bundle + "\n", encoding="utf-8")
+                files.append(path)
+        except OSError as error:
+            raise _written(f"writing {error.filename or 'a file'}", folder) from error
+    return ExportResult(files=files, warnings=warnings, subjects=len(views))
+
+
+def as_of_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
