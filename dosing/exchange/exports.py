@@ -7,8 +7,7 @@ and writes one folder per study under ``options.output``: nothing in the store c
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,8 +53,14 @@ def check_output(folder: Path) -> Path:
     if not folder.is_dir():
         why = "is a file" if folder.exists() else "does not exist"
         raise DosingError("output", "an existing folder", f"{folder} {why}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise DosingError("output", "a writable folder", f"{folder} is read-only")
+    # A real write, not os.access: root passes every permission check but not a read-only mount.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise DosingError(
+            "output", "a writable folder", f"{folder} is read-only ({error.strerror or error})"
+        ) from error
     return folder
 
 
@@ -157,9 +162,3 @@ def export_fhir(store: Store, options: ExportOptions) -> ExportResult:
         except OSError as error:
             raise _written(f"writing {error.filename or 'a file'}", folder) from error
     return ExportResult(files=files, warnings=warnings, subjects=len(views))
-
-
-def as_of_now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)

@@ -370,9 +370,8 @@ def trial_summary(protocol: Protocol, warnings: list[str]) -> list[dict[str, Val
         ("TITLE", "Trial Title", protocol.title, None, None, None),
     ]
     if protocol.registry_id is not None:
-        values.append(
-            ("REGID", "Registry Identifier", protocol.registry_id, protocol.registry_id, "ClinicalTrials.gov", None)
-        )
+        registry = protocol.registry_id
+        values.append(("REGID", "Registry Identifier", registry, registry, "ClinicalTrials.gov", None))
     values += [
         ("TRT", "Investigational Therapy or Treatment", protocol.product.name, None, None, None),
         ("ROUTE", "Route of Administration", route.submission_value, route.c_code, "CDISC CT", CT_VERSION),
