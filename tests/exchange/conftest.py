@@ -42,7 +42,9 @@ def _given(subject: str, sequence: int, start: str, **values: object) -> GivenRe
 
 
 def _skip(subject: str, sequence: int, reason: str, when: str) -> SkipRequest:
-    return SkipRequest(subject_code=subject, sequence=sequence, reason=reason, actor="nurse-a", as_of=at(when))
+    return SkipRequest(
+        subject_code=subject, sequence=sequence, reason=reason, actor="nurse-a", as_of=at(when)
+    )
 
 
 def fill(store: Store) -> None:
