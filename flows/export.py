@@ -55,11 +55,16 @@ def write_export(
     }
 
 
-def _logged(result: dict[str, Any]) -> dict[str, Any]:
-    try:
-        logger = get_run_logger()
-    except Exception:  # called as flow.fn() outside a run: nothing to log to
-        return result
+def _export(
+    kind: str, database_url: str | None, out: str, protocol: str | None, site: str | None, as_of: datetime
+) -> dict[str, Any]:
+    """The task in a flow run (retries, history); its plain function under ``flow.fn()`` (no server)."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return write_export.fn(kind, database_url, out, protocol, site, as_of)
+    result = write_export(kind, database_url, out, protocol, site, as_of)
+    logger = get_run_logger()
     for warning in result["warnings"]:
         logger.warning(warning)
     return result
@@ -75,7 +80,7 @@ def export_sdtm_nightly(
 ) -> dict[str, Any]:
     """Each study's SDTM package (.xpt, Dataset-JSON, define.xml) into ``out/sdtm/STUDY/``."""
     moment = as_of or datetime.now(UTC)
-    return _logged(write_export(SDTM_FOLDER, database_url, out, protocol, site, moment))
+    return _export(SDTM_FOLDER, database_url, out, protocol, site, moment)
 
 
 @flow(name="export-fhir", persist_result=False, log_prints=False)
@@ -88,4 +93,4 @@ def export_fhir_nightly(
 ) -> dict[str, Any]:
     """Each subject's FHIR Bundle into ``out/fhir/STUDY/SUBJECT.json``."""
     moment = as_of or datetime.now(UTC)
-    return _logged(write_export(FHIR_FOLDER, database_url, out, protocol, site, moment))
+    return _export(FHIR_FOLDER, database_url, out, protocol, site, moment)
