@@ -91,34 +91,37 @@ def _export_csv(
     output: Path | None,
     as_json: bool,
 ) -> None:
-    """Export the dose ledger as an SDTM dataset: EC (planned and administered) or EX (given)."""
-    from dosing.catalog import get_protocol
-    from dosing.exchange import sdtm
-    from dosing.store import ledger
+    """EC or EX of the selected studies, as the SDTM package holds it, as CSV or JSON rows."""
+    from dosing.exchange import exports
 
-    if protocol_id is not None:
-        # Registry ids and study codes both name a protocol; rows carry the study code.
-        protocol_id = get_protocol(protocol_id).id
-    store = ledger_store()
-    as_of = moment_or_now(as_of_text, "UTC")
-    views = [
-        view
-        for view in ledger.site_views(store, site, None, None, as_of)
-        if protocol_id is None or view.protocol_id == protocol_id
-    ]
-    ec = domain.lower() == "ec"
-    rows: list[sdtm.ECRow] | list[sdtm.EXRow] = []
-    if ec:
-        rows = [row for view in views for row in sdtm.ec_rows(view, get_protocol(view.protocol_id))]
-    else:
-        rows = [row for view in views for row in sdtm.ex_rows(view, get_protocol(view.protocol_id))]
+    selection = exports.Selection(protocol=protocol_id, site=site, as_of=moment_or_now(as_of_text, "UTC"))
+    warnings: list[str] = []
+    packages, _ = exports.sdtm_packages(ledger_store(), selection, warnings)
+    name = domain.upper()
+    chosen = [data for _, datasets in packages for data in datasets if data.name == name]
+    columns = [variable.name for variable in chosen[0].variables] if chosen else _columns(name)
+    rows = [[row.get(column) for column in columns] for data in chosen for row in data.rows]
+    for warning in warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     if as_json:
-        emit_json(rows)
+        emit_json([dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = sdtm.EC_COLUMNS if ec else sdtm.EX_COLUMNS
-    text = csv_text(columns, [[getattr(row, column) for column in columns] for row in rows])
+    text = csv_text(columns, [["" if value is None else _text(value) for value in row] for row in rows])
     if output is None:
         click.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8", newline="")
-    click.echo(f"{len(rows)} {domain.upper()} row(s) written to {output}", err=True)
+    click.echo(f"{len(rows)} {name} row(s) written to {output}", err=True)
+
+
+def _columns(name: str) -> list[str]:
+    from dosing.exchange.datasets import SPECS
+
+    return [variable.name for variable in SPECS[name][3]]
+
+
+def _text(value: object) -> str:
+    # A dose of 24800000.0 is written 24800000: the CSV shows the number, not the float's spelling.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -17,19 +17,25 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from dosing.errors import DosingError
 
 if TYPE_CHECKING:
+    from dosing.exchange.datasets import Dataset
     from dosing.protocol import Protocol
     from dosing.store import Store
     from dosing.store.models import SubjectView
 
 
-class ExportOptions(BaseModel):
+class Selection(BaseModel):
+    """Which subjects, seen as of when (the moment decides which windows have closed: missed doses)."""
+
     model_config = ConfigDict(frozen=True)
 
-    output: Path
     #: A study code or registry id; None: every study with subjects in the selection.
     protocol: str | None = None
     site: str | None = None
     as_of: AwareDatetime
+
+
+class ExportOptions(Selection):
+    output: Path
 
 
 class ExportResult(BaseModel):
@@ -75,13 +81,14 @@ def check_site(site: str | None, protocol: Protocol | None) -> None:
         raise DosingError("site", f"one of the known sites ({', '.join(known)})", f"unknown site {site!r}")
 
 
-def _selection(store: Store, options: ExportOptions) -> tuple[list[Protocol], list[SubjectView]]:
+def _selection(store: Store, options: Selection) -> tuple[list[Protocol], list[SubjectView]]:
     from dosing.catalog import get_protocol
     from dosing.store import ledger
 
     protocol = get_protocol(options.protocol) if options.protocol is not None else None
     check_site(options.site, protocol)
-    check_output(options.output)
+    if isinstance(options, ExportOptions):
+        check_output(options.output)
     views = [
         view
         for view in ledger.site_views(store, options.site, None, None, options.as_of)
@@ -106,21 +113,29 @@ def _written(action: str, folder: Path) -> DosingError:
     return DosingError("output", "a writable folder", f"{action} in {folder} failed")
 
 
+def sdtm_packages(
+    store: Store, selection: Selection, warnings: list[str]
+) -> tuple[list[tuple[Protocol, list[Dataset]]], int]:
+    """Each selected study with its datasets, and how many subjects they hold; nothing is written."""
+    from dosing.exchange.sdtm_package import build_package
+
+    protocols, views = _selection(store, selection)
+    return [(protocol, build_package(protocol, views, warnings)) for protocol in protocols], len(views)
+
+
 def export_sdtm(store: Store, options: ExportOptions) -> ExportResult:
     """Each study's SDTM package: .xpt (SAS transport v5), Dataset-JSON and define.xml."""
     from dosing.exchange.dataset_json import write_dataset_json
     from dosing.exchange.define_xml import write_define
-    from dosing.exchange.sdtm_package import build_package
     from dosing.exchange.xpt import write_xpt
 
-    protocols, views = _selection(store, options)
     created = options.as_of
     version = _source_version()
     files: list[Path] = []
     warnings: list[str] = []
-    for protocol in protocols:
-        # Everything is built (and every term mapped) before the first file is written.
-        datasets = build_package(protocol, views, warnings)
+    # Everything is built (and every term mapped) before the first file is written.
+    packages, subjects = sdtm_packages(store, options, warnings)
+    for protocol, datasets in packages:
         folder = _study_folder(options.output, protocol.id)
         try:
             for data in datasets:
@@ -137,7 +152,7 @@ def export_sdtm(store: Store, options: ExportOptions) -> ExportResult:
             )
         except OSError as error:
             raise _written(f"writing {error.filename or 'a file'}", folder) from error
-    return ExportResult(files=files, warnings=warnings, subjects=len(views))
+    return ExportResult(files=files, warnings=warnings, subjects=subjects)
 
 
 def export_fhir(store: Store, options: ExportOptions) -> ExportResult:

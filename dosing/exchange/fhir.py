@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from dosing.exchange.free_text import export_text
-from dosing.exchange.sdtm import _administered, _quantity, _treatment
+from dosing.exchange.sdtm import administered, treatment
+from dosing.exchange.sdtm import quantity as dose_quantity
 from dosing.exchange.terminology import route_term
 from dosing.protocol import Protocol, StudyStatus
 from dosing.status import DoseState
@@ -89,7 +90,7 @@ class _SubjectBundle:
         self.patient_id = _uuid(*self.key, "patient")
         self.study_id = _uuid(view.protocol_id, "study")
         self.care_plan_id = _uuid(*self.key, "careplan")
-        self.doses = [dose for dose in view.doses if _administered(dose)]
+        self.doses = [dose for dose in view.doses if administered(dose)]
         self.reasons: dict[int, str] = {}
 
     def local(self, moment: datetime) -> str:
@@ -136,7 +137,7 @@ class _SubjectBundle:
         return _uuid(*self.key, "medicationrequest", dose.sequence)
 
     def medication_request(self, dose: DoseView) -> dict[str, Any]:
-        ordered = _quantity(dose, None)
+        ordered = dose_quantity(dose, None)
         state = dose.status.state
         status = "completed" if state in _GIVEN else "cancelled" if state in _NOT_GIVEN else "active"
         dosage: dict[str, Any] = {
@@ -158,7 +159,7 @@ class _SubjectBundle:
             "id": self.request_id(dose),
             "status": status,
             "intent": "order",
-            "medicationCodeableConcept": {"text": _treatment(dose, self.protocol)},
+            "medicationCodeableConcept": {"text": treatment(dose, self.protocol)},
             "subject": {"reference": _url(self.patient_id)},
             "basedOn": [{"reference": _url(self.care_plan_id)}],
             "dosageInstruction": [dosage],
@@ -194,7 +195,7 @@ class _SubjectBundle:
                 **common,
                 "status": "not-done",
                 "statusReason": [{"text": self.not_given_reason(dose)}],
-                "medicationCodeableConcept": {"text": _treatment(dose, self.protocol)},
+                "medicationCodeableConcept": {"text": treatment(dose, self.protocol)},
                 # Not given: the outcome belongs to the planned time.
                 "effectiveDateTime": self.local(dose.planned_start),
             }
@@ -207,14 +208,14 @@ class _SubjectBundle:
             else {"effectiveDateTime": self.local(given.started_at)}
         )
         dosage: dict[str, Any] = {"route": _route(given.route or self.protocol.route.code)}
-        delivered = _quantity(dose, given)
+        delivered = dose_quantity(dose, given)
         if delivered is not None:
             dosage["dose"] = _quantity_json(delivered)
         if given.partial:
             dosage["text"] = "Partial dose" + (
                 f": {given.infusion_reaction}" if given.infusion_reaction else ""
             )
-        medication: dict[str, Any] = {"medicationCodeableConcept": {"text": _treatment(dose, self.protocol)}}
+        medication: dict[str, Any] = {"medicationCodeableConcept": {"text": treatment(dose, self.protocol)}}
         contained: list[dict[str, Any]] = []
         lot = given.lot or given.din
         if lot is not None:
@@ -223,7 +224,7 @@ class _SubjectBundle:
                 {
                     "resourceType": "Medication",
                     "id": "lot",
-                    "code": {"text": _treatment(dose, self.protocol)},
+                    "code": {"text": treatment(dose, self.protocol)},
                     "batch": {"lotNumber": lot},
                 }
             ]

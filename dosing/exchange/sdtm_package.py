@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from dosing.exchange.datasets import Dataset, Value, dataset
 from dosing.exchange.free_text import export_text
-from dosing.exchange.sdtm import _administered, _dosage_form, _quantity, _treatment, study_day, usubjid
+from dosing.exchange.sdtm import administered, dosage_form, study_day, treatment, usubjid
+from dosing.exchange.sdtm import quantity as dose_quantity
 from dosing.exchange.terminology import (
     CT_VERSION,
     DOSE_FORMS,
@@ -70,7 +71,7 @@ def _amount(quantity: Amount | Volume | None) -> tuple[float | None, str | None]
 
 
 def _dose_form(quantity: Amount | Volume | None, protocol: Protocol) -> str:
-    return DOSE_FORMS[_dosage_form(quantity, protocol)].submission_value
+    return DOSE_FORMS[dosage_form(quantity, protocol)].submission_value
 
 
 class _Subject:
@@ -80,7 +81,7 @@ class _Subject:
         self.view = view
         self.protocol = protocol
         self.warnings = warnings
-        self.doses = [dose for dose in view.doses if _administered(dose)]
+        self.doses = [dose for dose in view.doses if administered(dose)]
         given = [dose.given for dose in self.doses if dose.given is not None]
         zone = view.timezone
         self.first_given = _iso(min(g.started_at for g in given), zone) if given else None
@@ -145,7 +146,7 @@ class _Subject:
         return export_text(reason, self.where(domain, dose, domain + "ADJ"), self.warnings)
 
     def delivered(self, dose: DoseView, given: GivenView, domain: str) -> tuple[float | None, str | None]:
-        quantity = _quantity(dose, given)
+        quantity = dose_quantity(dose, given)
         if quantity is None:
             self.warnings.append(
                 f"{self.where(domain, dose, domain + 'DOSE')}: dose given without a recorded amount; "
@@ -160,7 +161,7 @@ class _Subject:
     def ec(self) -> list[dict[str, Value]]:
         rows: list[dict[str, Value]] = []
         for dose in self.doses:
-            planned = _quantity(dose, None)
+            planned = dose_quantity(dose, None)
             planned_dose, planned_unit = _amount(planned)
             planned_start = _iso(dose.planned_start, self.view.timezone)
             common: dict[str, Value] = {
@@ -168,7 +169,7 @@ class _Subject:
                 "DOMAIN": "EC",
                 "USUBJID": self.usubjid,
                 "ECLNKID": str(dose.sequence),
-                "ECTRT": _treatment(dose, self.protocol),
+                "ECTRT": treatment(dose, self.protocol),
                 "ECPRESP": "Y",
             }
             rows.append(
@@ -199,7 +200,7 @@ class _Subject:
                         "ECREASOC": None,
                         "ECDOSE": amount,
                         "ECDOSU": unit,
-                        "ECDOSFRM": _dose_form(_quantity(dose, given), self.protocol),
+                        "ECDOSFRM": _dose_form(dose_quantity(dose, given), self.protocol),
                         "ECROUTE": self.route(given),
                         "ECLOT": given.lot or given.din,
                         "ECADJ": self.adjustment(dose, given, "EC"),
@@ -248,10 +249,10 @@ class _Subject:
                     "USUBJID": self.usubjid,
                     "EXSEQ": len(rows) + 1,
                     "EXLNKID": str(dose.sequence),
-                    "EXTRT": _treatment(dose, self.protocol),
+                    "EXTRT": treatment(dose, self.protocol),
                     "EXDOSE": amount,
                     "EXDOSU": unit,
-                    "EXDOSFRM": _dose_form(_quantity(dose, given), self.protocol),
+                    "EXDOSFRM": _dose_form(dose_quantity(dose, given), self.protocol),
                     "EXROUTE": self.route(given),
                     "EXLOT": given.lot or given.din,
                     "EXADJ": self.adjustment(dose, given, "EX"),
