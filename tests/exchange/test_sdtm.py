@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from dosing.cli import main
 from dosing.exchange.datasets import SPECS
@@ -107,6 +109,16 @@ def test_a_control_arm_without_administrations_yields_no_ec_or_ex_rows(sqlite_ur
     assert [(r["ARMCD"], r["ACTARMCD"], r["ARMNRS"], r["RFXSTDTC"]) for r in dm] == [
         ("CONTROL", "CONTROL", None, None)
     ]
+
+
+@given(st.dates(), st.dates())
+def test_study_day_is_never_zero_and_steps_over_it(day: date, reference: date) -> None:
+    assume(date.min < day < date.max)
+    number = study_day(day, reference)
+    assert number != 0
+    assert (number > 0) == (day >= reference)
+    following = study_day(day + timedelta(days=1), reference)
+    assert following - number == (2 if number == -1 else 1)
 
 
 def test_study_day_has_no_day_zero() -> None:
