@@ -9,6 +9,11 @@ Cell and particle counts have no term of their own in the UNIT codelist the proj
 confidence; UNIT is extensible, so they are sponsor extensions (``c_code`` None), which define.xml
 marks with ``def:ExtendedValue="Yes"`` as Define-XML 2.1 requires. Check them against the current CT
 release before a submission and replace them here if CDISC has published terms.
+
+Provenance of the codes (no CT file could be downloaded here): mg C28253 and mL C28254 were read in the
+NCI EVS CDASH terminology file; TREATMENT C101526 and FOLLOW-UP C99158 (codelist C99079) in public
+CDISC tooling; the others (routes, dose forms, NY, kg) are from the SDTM CT as the author knows it and
+must be checked against the release in :data:`CT_VERSION` like every sponsor's mapping table.
 """
 
 from __future__ import annotations

@@ -334,3 +334,23 @@ def read_other(folder: Path, study: str) -> tuple[list[dict[str, Any]], Any]:
 
     frame, meta = pyreadstat.read_xport(str(folder / study / "dm.xpt"))
     return frame.to_dict("records"), meta
+
+
+def test_a_partial_dose_without_a_recorded_reason_is_flagged(dosed_store: Store, tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from dosing.units import Amount, AmountUnit
+
+    ledger.record_given(
+        dosed_store,
+        GivenRequest(
+            subject_code="S-002", sequence=3, started_at=at("2026-12-07T09:00+08:00"), lot="L123",
+            amount=Amount(value=Decimal("20000000"), unit=AmountUnit.CELLS), partial=True,
+            actor="nurse-a", as_of=at("2026-12-07T10:00+08:00"),
+        ),
+    )  # fmt: skip
+    result = _export(dosed_store, tmp_path)
+    ex, _ = read(tmp_path, "EX")
+    row = next(r for r in ex if r["USUBJID"].endswith("S-002") and r["VISITNUM"] == 3)
+    assert (row["EXDOSE"], row["EXADJ"]) == (20000000, "Partial dose: reason not recorded")
+    assert any("S-002 dose 3 EXADJ: partial dose recorded without a reason" in w for w in result.warnings)
