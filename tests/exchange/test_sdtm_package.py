@@ -354,3 +354,26 @@ def test_a_partial_dose_without_a_recorded_reason_is_flagged(dosed_store: Store,
     row = next(r for r in ex if r["USUBJID"].endswith("S-002") and r["VISITNUM"] == 3)
     assert (row["EXDOSE"], row["EXADJ"]) == (20000000, "Partial dose: reason not recorded")
     assert any("S-002 dose 3 EXADJ: partial dose recorded without a reason" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    "study", ["MSC-ACLF-WEEKLY", "NCT04822922", "NCT05871463", "NCT05940610", "SYSU3-MSCEV-LT"]
+)
+def test_every_shipped_protocol_has_a_valid_trial_design_and_define(study: str) -> None:
+    from dosing.catalog import get_protocol
+    from dosing.exchange.define_xml import define_document
+    from dosing.exchange.sdtm_package import build_package
+
+    protocol = get_protocol(study)
+    warnings: list[str] = []
+    datasets = build_package(protocol, [], warnings)
+    assert warnings == []
+    document = define_document(study, protocol.title, datasets, created=at(AS_OF), source_version="0")
+    assert schema_errors(document) == []
+    design = {data.name: data.rows for data in datasets}
+    assert len(design["TV"]) == len(protocol.administrations)
+    assert {row["ARMCD"] for row in design["TA"]} == {
+        arm.id.upper().replace("-", "_") for arm in protocol.arms
+    }
+    dosu = next(row for row in design["TS"] if row["TSPARMCD"] == "DOSU")
+    assert dosu["TSVAL"] in {term.submission_value for term in UNITS.values()}
