@@ -35,8 +35,15 @@ FHIR_FOLDER = "fhir"
     cache_policy=NO_CACHE,
 )
 def write_export(
-    kind: str, database_url: str | None, folder: str, protocol: str | None, site: str | None, as_of: datetime
+    kind: str,
+    database_url: str | None,
+    folder: str,
+    protocol: str | None,
+    site: str | None,
+    as_of: datetime,
+    username: str,
 ) -> dict[str, Any]:
+    from dosing.app.flow_actor import task_context
     from dosing.exchange import exports
 
     # The nightly folder must exist (a mistyped path is an error, not a new tree); its sdtm/ or fhir/
@@ -46,7 +53,7 @@ def write_export(
     target.mkdir(exist_ok=True)
     options = exports.ExportOptions(output=target, protocol=protocol, site=site, as_of=as_of)
     run = exports.export_sdtm if kind == SDTM_FOLDER else exports.export_fhir
-    result = run(store_for(database_url), options)
+    result = run(task_context(store_for(database_url), username), options)
     return {
         "folder": str(target.resolve()),
         "files": len(result.files),
@@ -58,12 +65,22 @@ def write_export(
 def _export(
     kind: str, database_url: str | None, out: str, protocol: str | None, site: str | None, as_of: datetime
 ) -> dict[str, Any]:
-    """The task in a flow run (retries, history); its plain function under ``flow.fn()`` (no server)."""
+    """The task in a flow run (retries, history); its plain function under ``flow.fn()`` (no server).
+
+    The flow acts as the person who started it (``dosing flows run``) or as its service account; the
+    authority is checked here once, before the task, so a refusal is audited once and never retried.
+    """
     from prefect.context import FlowRunContext
 
+    from dosing.app.authority import require
+    from dosing.app.flow_actor import flow_context
+
+    ctx = flow_context(store_for(database_url), f"export-{kind}")
+    require(ctx, "export")
+    arguments = (kind, database_url, out, protocol, site, as_of, ctx.actor.username)
     if FlowRunContext.get() is None:
-        return write_export.fn(kind, database_url, out, protocol, site, as_of)
-    result = write_export(kind, database_url, out, protocol, site, as_of)
+        return write_export.fn(*arguments)
+    result = write_export(*arguments)
     logger = get_run_logger()
     for warning in result["warnings"]:
         logger.warning(warning)

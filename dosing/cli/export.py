@@ -29,8 +29,10 @@ def _folder_command(kind: str) -> click.Command:
         options = exports.ExportOptions(
             output=output, protocol=protocol_id, site=site, as_of=moment_or_now(as_of_text, "UTC")
         )
+        from dosing.cli.session import signed_in
+
         run_export = exports.export_sdtm if kind == "sdtm" else exports.export_fhir
-        result = run_export(ledger_store(), options)
+        result = run_export(signed_in(ledger_store(), "export"), options)
         for warning in result.warnings:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
         click.echo(
@@ -92,11 +94,13 @@ def _export_csv(
     as_json: bool,
 ) -> None:
     """EC or EX of the selected studies, as the SDTM package holds it, as CSV or JSON rows."""
+    from dosing.cli.session import signed_in
     from dosing.exchange import exports
 
+    ctx = signed_in(ledger_store(), "export")
     selection = exports.Selection(protocol=protocol_id, site=site, as_of=moment_or_now(as_of_text, "UTC"))
     warnings: list[str] = []
-    packages, _ = exports.sdtm_packages(ledger_store(), selection, warnings)
+    packages, _ = exports.sdtm_packages(ctx, selection, warnings)
     name = domain.upper()
     chosen = [data for _, datasets in packages for data in datasets if data.name == name]
     columns = [variable.name for variable in chosen[0].variables] if chosen else _columns(name)

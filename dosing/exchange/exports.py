@@ -1,8 +1,10 @@
-"""The two exports as use cases: ``export_sdtm(store, options)`` and ``export_fhir(store, options)``.
+"""The two exports as use cases: ``export_sdtm(ctx, options)`` and ``export_fhir(ctx, options)``.
 
-The command line and the nightly flow both call these, so a later authority check (only a data
-manager or a coordinator may export) goes in one place. Each reads the ledger as of ``options.as_of``
-and writes one folder per study under ``options.output``: nothing in the store changes.
+The command line and the nightly flows both call these with the authenticated context, and each
+checks the actor's authority first (``export``: a data manager, a coordinator or a flow's service
+account; refusals are audited by :func:`dosing.app.authority.require`). Each reads the ledger through
+the application layer as of ``options.as_of`` and writes one folder per study under
+``options.output``: nothing in the store changes.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from dosing.errors import DosingError
 
 if TYPE_CHECKING:
+    from dosing.app.context import Context
     from dosing.exchange.datasets import Dataset
     from dosing.protocol import Protocol
-    from dosing.store import Store
     from dosing.store.models import SubjectView
 
 
@@ -81,17 +83,19 @@ def check_site(site: str | None, protocol: Protocol | None) -> None:
         raise DosingError("site", f"one of the known sites ({', '.join(known)})", f"unknown site {site!r}")
 
 
-def _selection(store: Store, options: Selection) -> tuple[list[Protocol], list[SubjectView]]:
+def _selection(ctx: Context, options: Selection) -> tuple[list[Protocol], list[SubjectView]]:
+    from dosing.app import reads
+    from dosing.app.authority import require
     from dosing.catalog import get_protocol
-    from dosing.store import ledger
 
+    require(ctx, "export")
     protocol = get_protocol(options.protocol) if options.protocol is not None else None
     check_site(options.site, protocol)
     if isinstance(options, ExportOptions):
         check_output(options.output)
     views = [
         view
-        for view in ledger.site_views(store, options.site, None, None, options.as_of)
+        for view in reads.site_views(ctx, options.site, None, None, options.as_of)
         if protocol is None or view.protocol_id == protocol.id
     ]
     if protocol is not None:
@@ -114,16 +118,16 @@ def _written(action: str, folder: Path) -> DosingError:
 
 
 def sdtm_packages(
-    store: Store, selection: Selection, warnings: list[str]
+    ctx: Context, selection: Selection, warnings: list[str]
 ) -> tuple[list[tuple[Protocol, list[Dataset]]], int]:
     """Each selected study with its datasets, and how many subjects they hold; nothing is written."""
     from dosing.exchange.sdtm_package import build_package
 
-    protocols, views = _selection(store, selection)
+    protocols, views = _selection(ctx, selection)
     return [(protocol, build_package(protocol, views, warnings)) for protocol in protocols], len(views)
 
 
-def export_sdtm(store: Store, options: ExportOptions) -> ExportResult:
+def export_sdtm(ctx: Context, options: ExportOptions) -> ExportResult:
     """Each study's SDTM package: .xpt (SAS transport v5), Dataset-JSON and define.xml."""
     from dosing.exchange.dataset_json import write_dataset_json
     from dosing.exchange.define_xml import write_define
@@ -134,7 +138,7 @@ def export_sdtm(store: Store, options: ExportOptions) -> ExportResult:
     files: list[Path] = []
     warnings: list[str] = []
     # Everything is built (and every term mapped) before the first file is written.
-    packages, subjects = sdtm_packages(store, options, warnings)
+    packages, subjects = sdtm_packages(ctx, options, warnings)
     for protocol, datasets in packages:
         folder = _study_folder(options.output, protocol.id)
         try:
@@ -155,11 +159,11 @@ def export_sdtm(store: Store, options: ExportOptions) -> ExportResult:
     return ExportResult(files=files, warnings=warnings, subjects=subjects)
 
 
-def export_fhir(store: Store, options: ExportOptions) -> ExportResult:
+def export_fhir(ctx: Context, options: ExportOptions) -> ExportResult:
     """One FHIR Bundle per subject (``STUDY/SUBJECT.json``), every resource validated."""
     from dosing.exchange.fhir import subject_bundle
 
-    protocols, views = _selection(store, options)
+    protocols, views = _selection(ctx, options)
     files: list[Path] = []
     warnings: list[str] = []
     for protocol in protocols:

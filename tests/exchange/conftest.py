@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +28,9 @@ from tests.store.conftest import (  # noqa: F401  (fixtures)
     sqlite_url,
     store_url,
 )
+
+if TYPE_CHECKING:
+    from dosing.app.context import Context
 
 AS_OF = "2026-12-12T12:00:00+08:00"
 
@@ -73,18 +78,65 @@ def fill(store: Store) -> None:
     ledger.record_given(store, _given("S-002", 2, "2026-12-04T09:15+08:00", lot="L123"))
 
 
+PASSWORD = "a long test password 2026"
+MANAGER = "dana"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id at its smallest cost: these tests are about exports, not password strength (the
+    accounts tests use the real parameters), and each test creates its accounts afresh."""
+    from argon2 import PasswordHasher
+
+    from dosing.app import passwords
+
+    monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def accounts(store: Store) -> None:
+    """An admin, a data manager (who may export) and a nurse (who may not)."""
+    from dosing.app.accounts import add_user, bootstrap_admin
+    from dosing.app.context import Context
+
+    admin = Context(store=store, actor=bootstrap_admin(store, "admin", "Ada Admin", "admin", PASSWORD))
+    add_user(admin, MANAGER, "Dana Manager", "data-manager", PASSWORD)
+    add_user(admin, "nina", "Nina Nurse", "nurse", PASSWORD)
+
+
+def signed_in(store: Store, username: str = MANAGER) -> Context:
+    from dosing.app.accounts import login
+    from dosing.app.context import Context
+
+    _, actor = login(store, username, PASSWORD)
+    return Context(store=store, actor=actor)
+
+
 @pytest.fixture
 def dosed_store(store_url: str) -> Iterator[Store]:  # noqa: F811
     opened = open_store(store_url)
     fill(opened)
+    accounts(opened)
     yield opened
     opened.dispose()
 
 
 @pytest.fixture
-def dosed_url(sqlite_url: str) -> Iterator[str]:  # noqa: F811
-    """The same ledger in a SQLite file, for the command line and the flows."""
+def manager(dosed_store: Store) -> Context:
+    """The data manager's authenticated context (what the application layer hands a use case)."""
+    return signed_in(dosed_store)
+
+
+@pytest.fixture
+def dosed_url(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # noqa: F811
+    """The same ledger in a SQLite file with the data manager logged in, for the command line."""
+    from dosing.app.accounts import login
+    from dosing.cli.session import save_token
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     opened = open_store(sqlite_url)
     fill(opened)
+    accounts(opened)
+    token, _ = login(opened, MANAGER, PASSWORD)
+    save_token(MANAGER, token, sqlite_url)
     opened.dispose()
     yield sqlite_url

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
+from dosing.app.context import Context
 from dosing.exchange.exports import ExportOptions, ExportResult, export_fhir
-from dosing.store import Store
 from tests.exchange.conftest import AS_OF, at
 
 STUDY = "NCT04822922"
 
 
 @pytest.fixture
-def bundles(dosed_store: Store, tmp_path: Path) -> tuple[dict[str, dict[str, Any]], ExportResult]:
-    result = export_fhir(dosed_store, ExportOptions(output=tmp_path, as_of=at(AS_OF)))
+def bundles(manager: Context, tmp_path: Path) -> tuple[dict[str, dict[str, Any]], ExportResult]:
+    result = export_fhir(manager, ExportOptions(output=tmp_path, as_of=at(AS_OF)))
     read = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in result.files}
     return read, result
 
@@ -110,13 +110,13 @@ def test_administrations_completed_partial_skipped_and_missed(
 
 
 def test_patients_carry_the_study_code_only_and_ids_are_stable(
-    dosed_store: Store, tmp_path: Path, bundles: tuple[dict[str, dict[str, Any]], ExportResult]
+    manager: Context, tmp_path: Path, bundles: tuple[dict[str, dict[str, Any]], ExportResult]
 ) -> None:
     patient = _of(bundles[0]["S-002"], "Patient")[0]
     assert set(patient) == {"resourceType", "id", "identifier"}
     assert patient["identifier"][0]["value"] == "S-002"
     again = tmp_path / "again"
     again.mkdir()
-    rerun = export_fhir(dosed_store, ExportOptions(output=again, as_of=at(AS_OF)))
+    rerun = export_fhir(manager, ExportOptions(output=again, as_of=at(AS_OF)))
     assert [p.read_bytes() for p in rerun.files] == [p.read_bytes() for p in bundles[1].files]
     assert sum("may name a person" in w for w in bundles[1].warnings) == 1

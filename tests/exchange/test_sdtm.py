@@ -22,7 +22,7 @@ from dosing.exchange.datasets import SPECS
 from dosing.exchange.exports import Selection, sdtm_packages
 from dosing.exchange.sdtm import study_day
 from dosing.store import ledger, open_store
-from tests.exchange.conftest import AS_OF, at, enrollment
+from tests.exchange.conftest import AS_OF, accounts, at, enrollment, signed_in
 
 EC_COLUMNS = [variable.name for variable in SPECS["EC"][3]]
 EX_COLUMNS = [variable.name for variable in SPECS["EX"][3]]
@@ -97,13 +97,14 @@ def test_a_control_arm_without_administrations_yields_no_ec_or_ex_rows(sqlite_ur
             ),
         )
         assert ledger.subject_view(opened, "C-001", at(AS_OF)).doses  # shown, every dose not applicable
-        packages, subjects = sdtm_packages(opened, Selection(as_of=at(AS_OF)), [])
+        accounts(opened)
+        packages, subjects = sdtm_packages(signed_in(opened), Selection(as_of=at(AS_OF)), [])
     finally:
         opened.dispose()
-    for domain in ("ec", "ex"):
-        assert json.loads(_cli(sqlite_url, "export", domain, "--json", "--as-of", AS_OF)) == []
     ((_, datasets),) = packages
-    dm = next(data for data in datasets if data.name == "DM").rows
+    rows = {data.name: data.rows for data in datasets}
+    assert rows["EC"] == [] and rows["EX"] == [] and rows["SV"] == []
+    dm = rows["DM"]
     # Nothing to give is the arm's treatment: the subject is treated as assigned, not "not treated".
     assert subjects == 1
     assert [(r["ARMCD"], r["ACTARMCD"], r["ARMNRS"], r["RFXSTDTC"]) for r in dm] == [

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from dosing.app.context import Context
 from dosing.errors import DosingError
 from dosing.exchange.datasets import SPECS
 from dosing.exchange.define_xml import schema_errors
@@ -24,14 +25,14 @@ from dosing.exchange.sdtm import study_day
 from dosing.exchange.terminology import DOSE_FORMS, EPOCHS, ROUTES, UNITS, unit_term
 from dosing.store import Store, ledger, open_store
 from dosing.store.models import GivenRequest, SkipRequest
-from tests.exchange.conftest import AS_OF, at, enrollment
+from tests.exchange.conftest import AS_OF, accounts, at, enrollment, signed_in
 
 STUDY = "NCT04822922"
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 
 
-def _export(store: Store, folder: Path, **options: Any) -> ExportResult:
-    return export_sdtm(store, ExportOptions(output=folder, as_of=at(AS_OF), **options))
+def _export(ctx: Context, folder: Path, **options: Any) -> ExportResult:
+    return export_sdtm(ctx, ExportOptions(output=folder, as_of=at(AS_OF), **options))
 
 
 def read(folder: Path, name: str) -> tuple[list[dict[str, Any]], Any]:
@@ -50,8 +51,8 @@ def read(folder: Path, name: str) -> tuple[list[dict[str, Any]], Any]:
 
 
 @pytest.fixture
-def package(dosed_store: Store, tmp_path: Path) -> tuple[Path, ExportResult]:
-    return tmp_path, _export(dosed_store, tmp_path)
+def package(manager: Context, tmp_path: Path) -> tuple[Path, ExportResult]:
+    return tmp_path, _export(manager, tmp_path)
 
 
 def test_every_dataset_has_its_required_variables_in_order_with_labels(
@@ -187,7 +188,8 @@ def test_a_subject_not_dosed_yet_is_assigned_not_treated(sqlite_url: str, tmp_pa
     store = open_store(sqlite_url)
     try:
         ledger.enroll(store, enrollment(arm="low"))
-        export_sdtm(store, ExportOptions(output=tmp_path, as_of=at("2026-12-01T09:00:00+08:00")))
+        accounts(store)
+        export_sdtm(signed_in(store), ExportOptions(output=tmp_path, as_of=at("2026-12-01T09:00:00+08:00")))
     finally:
         store.dispose()
     dm, _ = read(tmp_path, "DM")
@@ -275,7 +277,9 @@ def test_dataset_json_matches_the_transport_files(package: tuple[Path, ExportRes
     assert [row[dose] for row in ex["rows"]] == [24800000, 12400000.5, 24800000]  # numbers, not text
 
 
-def test_an_unmapped_route_is_refused_and_nothing_is_written(dosed_store: Store, tmp_path: Path) -> None:
+def test_an_unmapped_route_is_refused_and_nothing_is_written(
+    dosed_store: Store, manager: Context, tmp_path: Path
+) -> None:
     ledger.record_given(
         dosed_store,
         GivenRequest(
@@ -286,7 +290,7 @@ def test_an_unmapped_route_is_refused_and_nothing_is_written(dosed_store: Store,
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(DosingError) as refused:
-        _export(dosed_store, out)
+        _export(manager, out)
     assert refused.value.field == "route" and "intraosseous" in refused.value.message
     assert list(out.iterdir()) == []  # refused before the first file
     with pytest.raises(DosingError, match="unmapped unit"):
@@ -294,7 +298,7 @@ def test_an_unmapped_route_is_refused_and_nothing_is_written(dosed_store: Store,
 
 
 def test_free_text_is_cut_to_sdtm_length_and_identities_are_flagged(
-    dosed_store: Store, tmp_path: Path
+    dosed_store: Store, manager: Context, tmp_path: Path
 ) -> None:
     long_reason = "the infusion pump failed and a replacement could not be found " * 6
     ledger.record_skipped(
@@ -304,7 +308,7 @@ def test_free_text_is_cut_to_sdtm_length_and_identities_are_flagged(
             as_of=at("2026-12-07T08:00+08:00"),
         ),
     )  # fmt: skip
-    result = _export(dosed_store, tmp_path)
+    result = _export(manager, tmp_path)
     ec, _ = read(tmp_path, "EC")
     reason = next(
         r["ECREASOC"] for r in ec if r["USUBJID"].endswith("S-002") and r["VISITNUM"] == 3 and r["ECOCCUR"]
@@ -315,15 +319,17 @@ def test_free_text_is_cut_to_sdtm_length_and_identities_are_flagged(
     assert not any("MISSED" in w for w in result.warnings)  # the project's own wording is not flagged
 
 
-def test_site_and_protocol_select_and_an_unknown_site_is_refused(dosed_store: Store, tmp_path: Path) -> None:
-    result = _export(dosed_store, tmp_path, protocol="NCT04822922", site="renji-shanghai")
+def test_site_and_protocol_select_and_an_unknown_site_is_refused(
+    dosed_store: Store, manager: Context, tmp_path: Path
+) -> None:
+    result = _export(manager, tmp_path, protocol="NCT04822922", site="renji-shanghai")
     assert result.subjects == 2
     with pytest.raises(DosingError) as refused:
-        _export(dosed_store, tmp_path, site="nowhere")
+        _export(manager, tmp_path, site="nowhere")
     assert refused.value.field == "site" and "renji-shanghai" in refused.value.rule
     other = tmp_path / "other"
     other.mkdir()
-    result = _export(dosed_store, other, protocol="SYSU3-MSCEV-LT")
+    result = _export(manager, other, protocol="SYSU3-MSCEV-LT")
     assert result.subjects == 0
     dm, _ = read_other(other, "SYSU3-MSCEV-LT")
     assert dm == []
@@ -336,7 +342,9 @@ def read_other(folder: Path, study: str) -> tuple[list[dict[str, Any]], Any]:
     return frame.to_dict("records"), meta
 
 
-def test_a_partial_dose_without_a_recorded_reason_is_flagged(dosed_store: Store, tmp_path: Path) -> None:
+def test_a_partial_dose_without_a_recorded_reason_is_flagged(
+    dosed_store: Store, manager: Context, tmp_path: Path
+) -> None:
     from decimal import Decimal
 
     from dosing.units import Amount, AmountUnit
@@ -349,7 +357,7 @@ def test_a_partial_dose_without_a_recorded_reason_is_flagged(dosed_store: Store,
             actor="nurse-a", as_of=at("2026-12-07T10:00+08:00"),
         ),
     )  # fmt: skip
-    result = _export(dosed_store, tmp_path)
+    result = _export(manager, tmp_path)
     ex, _ = read(tmp_path, "EX")
     row = next(r for r in ex if r["USUBJID"].endswith("S-002") and r["VISITNUM"] == 3)
     assert (row["EXDOSE"], row["EXADJ"]) == (20000000, "Partial dose: reason not recorded")
@@ -377,3 +385,14 @@ def test_every_shipped_protocol_has_a_valid_trial_design_and_define(study: str) 
     }
     dosu = next(row for row in design["TS"] if row["TSPARMCD"] == "DOSU")
     assert dosu["TSVAL"] in {term.submission_value for term in UNITS.values()}
+
+
+def test_only_an_account_that_may_export_does_and_a_refusal_is_audited(
+    dosed_store: Store, tmp_path: Path
+) -> None:
+    nurse = signed_in(dosed_store, "nina")
+    with pytest.raises(DosingError) as refused:
+        _export(nurse, tmp_path / "absent")  # refused before the folder is even looked at
+    assert refused.value.field == "authority" and "data-manager" in refused.value.rule
+    last = ledger.audit_trail(dosed_store)[-1]
+    assert (last.actor, last.action) == ("nina", "refused")
