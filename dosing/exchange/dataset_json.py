@@ -48,8 +48,7 @@ def dataset_json(
             label=variable.label,
             dataType=_TYPES[variable.data_type],
         )
-        if not variable.numeric:
-            column.length = data.length(variable)
+        column.length = data.length(variable)
         if variable.key is not None:
             column.keySequence = variable.key
         document.add_column(column)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dosing.errors import DosingError
 from dosing.exchange.terminology import EPOCH, FRM, NY, ROUTE, UNIT, Codelist
 
 #: SAS transport v5 limits on text values.
@@ -53,12 +54,23 @@ class Dataset(BaseModel):
     def file_stem(self) -> str:
         return self.name.lower()
 
+    def _values(self, variable: Variable) -> list[Value]:
+        return [row[variable.name] for row in self.rows if row.get(variable.name) is not None]
+
     def length(self, variable: Variable) -> int:
-        """The longest text value (at least 1): define.xml's Length and the .xpt column width."""
+        """define.xml's Length: the longest text, or the most digits of a number (at least 1)."""
         if variable.numeric:
-            return 8
-        values = [len(str(row[variable.name])) for row in self.rows if row.get(variable.name) is not None]
-        return max([1, *values])
+            return max([1, *(len(_digits(value).replace(".", "")) for value in self._values(variable))])
+        return max([1, *(len(str(value)) for value in self._values(variable))])
+
+    def significant_digits(self, variable: Variable) -> int:
+        """define.xml's SignificantDigits of a float: the most digits after the point."""
+        return max([0, *(len(_digits(value).partition(".")[2]) for value in self._values(variable))])
+
+
+def _digits(value: Value) -> str:
+    text = repr(value).lstrip("-")
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _v(name: str, label: str, **more: object) -> Variable:
@@ -213,8 +225,21 @@ SPECS: dict[str, tuple[str, str, str, list[Variable]]] = {
 
 
 def dataset(name: str, rows: list[dict[str, Value]]) -> Dataset:
-    """A dataset of ``rows`` (each holding every variable of ``name``) with its description."""
+    """A dataset of ``rows`` (each holding every variable of ``name``) with its description.
+
+    A text longer than SAS transport v5 holds is refused here, naming the variable, rather than cut
+    silently by a writer (free text is cut, with a warning, before it gets here).
+    """
     label, sdtm_class, structure, variables = SPECS[name]
+    for row in rows:
+        for variable in variables:
+            value = row.get(variable.name)
+            if isinstance(value, str) and len(value) > TEXT_LIMIT:
+                raise DosingError(
+                    f"{name}.{variable.name}",
+                    f"at most {TEXT_LIMIT} characters (SAS transport v5)",
+                    f"{len(value)} characters: {value[:40]!r}...",
+                )
     return Dataset(
         name=name, label=label, sdtm_class=sdtm_class, structure=structure, variables=variables, rows=rows
     )

@@ -144,6 +144,8 @@ def _item_def(version: Any, data: Dataset, variable: Variable) -> None:
     )  # fmt: skip
     if variable.data_type in ("text", "integer", "float"):
         item.set("Length", str(data.length(variable)))
+    if variable.data_type == "float":
+        item.set("SignificantDigits", str(data.significant_digits(variable)))
     if variable.name in _COMMENTS:
         item.set(_q(DEF, "CommentOID"), f"COM.{variable.name}")
     _described(item, variable.label)

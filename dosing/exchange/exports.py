@@ -166,12 +166,19 @@ def export_fhir(ctx: Context, options: ExportOptions) -> ExportResult:
     protocols, views = _selection(ctx, options)
     files: list[Path] = []
     warnings: list[str] = []
-    for protocol in protocols:
-        bundles = [
-            (view.subject_code, subject_bundle(view, protocol, options.as_of, warnings))
-            for view in views
-            if view.protocol_id == protocol.id
-        ]
+    # Every Bundle is built and validated before the first file is written.
+    studies = [
+        (
+            protocol,
+            [
+                (view.subject_code, subject_bundle(view, protocol, options.as_of, warnings))
+                for view in views
+                if view.protocol_id == protocol.id
+            ],
+        )
+        for protocol in protocols
+    ]
+    for protocol, bundles in studies:
         folder = _study_folder(options.output, protocol.id)
         try:
             for subject_code, bundle in bundles:

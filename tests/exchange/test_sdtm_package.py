@@ -396,3 +396,20 @@ def test_only_an_account_that_may_export_does_and_a_refusal_is_audited(
     assert refused.value.field == "authority" and "data-manager" in refused.value.rule
     last = ledger.audit_trail(dosed_store)[-1]
     assert (last.actor, last.action) == ("nina", "refused")
+
+
+def test_a_text_longer_than_transport_v5_holds_is_refused_not_cut() -> None:
+    from dosing.exchange.datasets import dataset
+
+    row = {
+        "STUDYID": STUDY,
+        "DOMAIN": "TE",
+        "ETCD": "TRT01",
+        "ELEMENT": "x" * 201,
+        "TESTRL": "a",
+        "TEENRL": None,
+    }
+    with pytest.raises(DosingError) as refused:
+        dataset("TE", [row])
+    assert refused.value.field == "TE.ELEMENT" and "201 characters" in refused.value.message
+    assert dataset("TE", [{**row, "ELEMENT": "x" * 200}]).rows[0]["ELEMENT"] == "x" * 200
