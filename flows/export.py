@@ -41,7 +41,7 @@ def write_export(
     protocol: str | None,
     site: str | None,
     as_of: datetime,
-    username: str,
+    username: str | None,
 ) -> dict[str, Any]:
     from dosing.app.flow_actor import task_context
     from dosing.exchange import exports
@@ -53,7 +53,8 @@ def write_export(
     target.mkdir(exist_ok=True)
     options = exports.ExportOptions(output=target, protocol=protocol, site=site, as_of=as_of)
     run = exports.export_sdtm if kind == SDTM_FOLDER else exports.export_fhir
-    result = run(task_context(store_for(database_url), username), options)
+    # The use case checks the export authority (a refusal is audited, and never retried).
+    result = run(task_context(store_for(database_url), username, f"export-{kind}"), options)
     return {
         "folder": str(target.resolve()),
         "files": len(result.files),
@@ -67,17 +68,14 @@ def _export(
 ) -> dict[str, Any]:
     """The task in a flow run (retries, history); its plain function under ``flow.fn()`` (no server).
 
-    The flow acts as the person who started it (``dosing flows run``) or as its service account; the
-    authority is checked here once, before the task, so a refusal is audited once and never retried.
+    The flow acts as the person who started it (``dosing flows run``) or as its service account
+    ``svc-export-sdtm`` / ``svc-export-fhir``.
     """
     from prefect.context import FlowRunContext
 
-    from dosing.app.authority import require
-    from dosing.app.flow_actor import flow_context
+    from dosing.app.flow_actor import acting_username
 
-    ctx = flow_context(store_for(database_url), f"export-{kind}")
-    require(ctx, "export")
-    arguments = (kind, database_url, out, protocol, site, as_of, ctx.actor.username)
+    arguments = (kind, database_url, out, protocol, site, as_of, acting_username())
     if FlowRunContext.get() is None:
         return write_export.fn(*arguments)
     result = write_export(*arguments)
