@@ -8,6 +8,7 @@ day of February (29th in a leap year).
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
@@ -193,35 +194,94 @@ class Rescheduled(BaseModel):
     new_window: tuple[date, date]
 
 
-def reschedule(
-    planned: list[AdministrationDates], sequence: int, given_on: date, policy: ReschedulePolicy
-) -> list[Rescheduled]:
-    """Changes to the doses after ``sequence`` when it was given on ``given_on``, under ``policy``.
+def effective_plan(
+    planned: list[AdministrationDates],
+    given: Mapping[int, date],
+    policy: ReschedulePolicy,
+    *,
+    minimum_interval_days: int,
+    skipped: Collection[int] = (),
+) -> list[AdministrationDates]:
+    """The protocol's plan moved by the administration days actually recorded (``given``), under
+    ``policy``; never by earlier reschedules, so the answer depends on the facts alone.
 
-    Returns only the doses that move; applying them is the caller's (audited) decision.
+    A dose given on a day moves the doses after it (up to the next given dose) by its delay against
+    the protocol's own target: ``shift_later`` moves target and window, ``clamp_to_window`` moves the
+    target but keeps it inside the dose's own window, ``keep_original`` moves nothing. Whatever the
+    policy, no dose is placed (target, or window opening) closer than ``minimum_interval_days`` after
+    the administration before it; where that pushes a target past its window, the window's end follows
+    the target, because the interval is a safety rule and the window only a tolerance.
+    A skipped dose is no administration: it neither moves later doses nor counts for the interval.
+    """
+    result = []
+    shift = 0
+    previous: date | None = None
+    for dates in planned:
+        if dates.sequence in given:
+            day = given[dates.sequence]
+            shift = (day - dates.target_date).days
+            previous = day
+            result.append(dates)
+            continue
+        target, earliest, latest = dates.target_date, dates.earliest, dates.latest
+        if policy is ReschedulePolicy.SHIFT_LATER:
+            target, earliest, latest = (add_days(day, shift) for day in (target, earliest, latest))
+        elif policy is ReschedulePolicy.CLAMP_TO_WINDOW:
+            target = min(max(add_days(target, shift), earliest), latest)
+        if previous is not None:
+            floor = add_days(previous, minimum_interval_days)
+            tolerance_after = (dates.latest - dates.target_date).days
+            target, earliest = max(target, floor), max(earliest, floor)
+            if target > latest:
+                latest = add_days(target, tolerance_after)
+        result.append(
+            dates.model_copy(update={"target_date": target, "earliest": earliest, "latest": latest})
+        )
+        if dates.sequence not in skipped:
+            previous = target
+    return result
+
+
+def reschedule(
+    planned: list[AdministrationDates],
+    sequence: int,
+    given_on: date,
+    policy: ReschedulePolicy,
+    *,
+    minimum_interval_days: int,
+    given: Mapping[int, date] | None = None,
+    skipped: Collection[int] = (),
+    current: list[AdministrationDates] | None = None,
+) -> list[Rescheduled]:
+    """Changes to the doses after ``sequence`` when it was (or will be) given on ``given_on``.
+
+    ``planned`` is the protocol's plan; ``given`` the other doses' recorded administration days;
+    ``current`` what the doses show now (default: the plan). The new dates are
+    :func:`effective_plan` of the facts, so a reschedule already applied changes nothing. Returns only
+    the doses that move and were neither given nor skipped; applying them is the caller's (audited)
+    decision.
     """
     by_sequence = {dates.sequence: dates for dates in planned}
     if sequence not in by_sequence:
         raise DosingError("dose", f"one of doses 1-{len(planned)}", f"there is no dose {sequence}")
-    delay = (given_on - by_sequence[sequence].target_date).days
-    if delay == 0 or policy is ReschedulePolicy.KEEP_ORIGINAL:
-        return []
+    facts = {**(given or {}), sequence: given_on}
+    effective = effective_plan(
+        planned, facts, policy, minimum_interval_days=minimum_interval_days, skipped=skipped
+    )
+    now = {dates.sequence: dates for dates in (current if current is not None else planned)}
     changes = []
-    for dates in planned:
-        if dates.sequence <= sequence:
+    for dates in effective:
+        if dates.sequence <= sequence or dates.sequence in facts or dates.sequence in skipped:
             continue
-        new_target = add_days(dates.target_date, delay)
-        new_window = (add_days(dates.earliest, delay), add_days(dates.latest, delay))
-        if policy is ReschedulePolicy.CLAMP_TO_WINDOW:
-            new_target = min(max(new_target, dates.earliest), dates.latest)
-            new_window = (dates.earliest, dates.latest)
-        if new_target != dates.target_date or new_window != (dates.earliest, dates.latest):
+        old = now[dates.sequence]
+        new_window = (dates.earliest, dates.latest)
+        if dates.target_date != old.target_date or new_window != (old.earliest, old.latest):
             changes.append(
                 Rescheduled(
                     sequence=dates.sequence,
-                    old_target=dates.target_date,
-                    new_target=new_target,
-                    old_window=(dates.earliest, dates.latest),
+                    old_target=old.target_date,
+                    new_target=dates.target_date,
+                    old_window=(old.earliest, old.latest),
                     new_window=new_window,
                 )
             )
