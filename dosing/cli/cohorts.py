@@ -1,8 +1,9 @@
-"""``dosing cohorts``: dose-escalation cohorts, and the safety reviews that open the next one."""
+"""``dosing cohorts``: dose-escalation cohorts, the safety reviews that open the next one, and the
+investigator's decision that lifts a safety hold."""
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 
 import click
 
@@ -17,14 +18,37 @@ from dosing.cli.params import (
     moment_or_now,
 )
 from dosing.errors import DosingError
+from dosing.status import local_date
+
+
+def _day(text: str | None, field: str, default: date) -> date:
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError(field, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
 
 
 @click.command()
 @click.argument("protocol_id")
 @click.option("--review", "review_cohort", type=int, default=None, help="Record a safety review of cohort N.")
 @click.option("--safe/--unsafe", default=None, help="The review's conclusion.")
-@click.option("--reviewed-on", default=None, help="Day of the review (default: today).")
+@click.option("--reviewed-on", default=None, help="Day of the review (default: today at the site).")
 @click.option("--notes", default=None)
+@click.option(
+    "--reason",
+    default=None,
+    help="Why (audited): a review before the safety window ended, one superseding another, or a decision.",
+)
+@click.option(
+    "--decide",
+    type=click.Choice(["resume", "terminate"]),
+    default=None,
+    help="An investigator's decision that lifts the study's safety hold (needs --reason).",
+)
+@click.option("--level", default=None, help="With --decide resume: the dose level the study goes on at.")
+@click.option("--decided-on", default=None, help="Day of the decision (default: today at the site).")
 @as_of_option
 @by_option
 @json_option
@@ -34,18 +58,25 @@ def cohorts(
     safe: bool | None,
     reviewed_on: str | None,
     notes: str | None,
+    reason: str | None,
+    decide: str | None,
+    level: str | None,
+    decided_on: str | None,
     as_of_text: str | None,
     actor: str | None,
     as_json: bool,
 ) -> None:
     """Dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort is open."""
     from dosing.store import ledger
-    from dosing.store.models import CohortReviewRequest
+    from dosing.store.models import CohortReviewRequest, SafetyDecisionRequest
 
     protocol = get_protocol(protocol_id)
     zone = protocol.sites[0].timezone
     as_of = moment_or_now(as_of_text, zone)
+    today = local_date(as_of, zone)
     store = ledger_store()
+    if review_cohort is not None and decide is not None:
+        raise DosingError("decide", "one change at a time", "give --review or --decide, not both")
     if review_cohort is not None:
         if safe is None:
             raise DosingError("safe", "a review concludes --safe or --unsafe", "give --safe or --unsafe")
@@ -54,18 +85,49 @@ def cohorts(
             protocol_id=protocol.id,
             cohort=review_cohort,
             safe=safe,
-            reviewed_on=date.fromisoformat(reviewed_on) if reviewed_on else as_of.astimezone(UTC).date(),
+            reviewed_on=_day(reviewed_on, "reviewed on", today),
             notes=notes,
+            reason=reason,
             actor=actor_or_user(actor),
             as_of=as_of,
         )
         review_id = ledger.review_cohort(store, request)
         if not as_json:
-            click.echo(f"review {review_id}: cohort {review_cohort} marked {'safe' if safe else 'unsafe'}")
+            # The cohort first, as the option named it; the record id after (it is not a cohort number).
+            click.echo(
+                f"cohort {request.cohort} reviewed {'safe' if safe else 'unsafe'} on "
+                f"{request.reviewed_on.isoformat()} (review record #{review_id})"
+            )
+    if decide is not None:
+        if reason is None:
+            raise DosingError(
+                "reason", "a decision on a safety hold is audited with its reason", "give --reason"
+            )
+        decision = build_request(
+            SafetyDecisionRequest,
+            protocol_id=protocol.id,
+            action=decide,
+            level=level,
+            reason=reason,
+            decided_on=_day(decided_on, "decided on", today),
+            actor=actor_or_user(actor),
+            as_of=as_of,
+        )
+        decision_id = ledger.decide_hold(store, decision)
+        if not as_json:
+            what = f"resume at level {level}" if decide == "resume" else "terminate the study"
+            click.echo(
+                f"investigator's decision: {what} ({decision.reason}) (decision record #{decision_id})"
+            )
     states = ledger.cohorts(store, protocol.id, as_of)
     if as_json:
         emit_json(states)
         return
+    hold = ledger.study_hold(store, protocol.id)
+    if hold.stopped:
+        click.secho(f"{protocol.id} held: {hold.reason} (rule: {hold.rule})", fg="red", err=True)
+    elif hold.level_cap is not None:
+        click.echo(f"{protocol.id} resumed at level {hold.level_cap} (no cohort above it opens)")
     rows = [
         (
             s.cohort,

@@ -173,4 +173,4 @@ def test_cohorts_and_database_commands(dosing) -> None:  # type: ignore[no-untyp
     ]
     review = dosing("cohorts", "NCT04822922", "--review", "1", "--safe", "--reviewed-on", "2027-01-05",
                     "--as-of", "2027-01-05")  # fmt: skip
-    assert "cohort 1 marked safe" in review.stdout
+    assert "cohort 1 reviewed safe on 2027-01-05" in review.stdout
