@@ -619,10 +619,15 @@ def test_escalation_opens_the_next_cohort_only_after_a_full_safety_window_and_a_
         actor="dsmb",
         as_of=at("2026-12-31T00:00:00+00:00"),
     )
-    ledger.review_cohort(store, review)
+    with pytest.raises(DosingError, match="an early review needs --reason"):
+        ledger.review_cohort(store, review)
+    ledger.review_cohort(store, review.model_copy(update={"reason": "interim look by the DSMB"}))
     with pytest.raises(DosingError, match="must cover the whole window"):
         ledger.enroll(store, enrollment(subject="S-005", as_of="2026-12-31T01:00:00+00:00"))
-    ledger.review_cohort(store, review.model_copy(update={"reviewed_on": date(2026, 12, 31)}))
+    final = review.model_copy(update={"reviewed_on": date(2026, 12, 31)})
+    with pytest.raises(DosingError, match="give --reason to supersede it"):
+        ledger.review_cohort(store, final)
+    ledger.review_cohort(store, final.model_copy(update={"reason": "the review after the whole window"}))
     fifth = ledger.enroll(
         store, enrollment(subject="S-005", anchor=date(2027, 1, 2), as_of="2027-01-01T00:00:00+00:00")
     )
