@@ -458,6 +458,12 @@ class Protocol(_Model):
         for index, arm in enumerate(self.arms):
             _check_dose_rule(arm, self.product, len(self.administrations), f"arms.{index}.dose")
         _check_minimum_interval(self)
+        for index, rule in enumerate(self.stopping_rules):
+            if rule.trigger is StoppingTrigger.COHORT_REVIEWED_UNSAFE and self.escalation is None:
+                raise FieldRuleError(
+                    f"stopping_rules.{index}.trigger",
+                    f"stopping rule {rule.id}: cohort_reviewed_unsafe needs escalation cohorts",
+                )
         if self.escalation is not None:
             unknown = [arm_id for arm_id in self.escalation.order if arm_id not in arm_ids]
             if unknown:
