@@ -122,3 +122,22 @@ def test_a_preview_is_exactly_what_apply_writes(case, data) -> None:  # type: ig
             assert ledger.preview_reschedule(store, request).changes == []
         finally:
             store.dispose()
+
+
+def test_a_skipped_dose_is_not_rescheduled_from(store: Store) -> None:
+    from dosing.store.models import SkipRequest
+
+    ledger.enroll(store, enrollment())
+    ledger.record_skipped(
+        store,
+        SkipRequest(
+            subject_code="S-001",
+            sequence=2,
+            reason="fever",
+            actor="nurse",
+            as_of=at("2026-12-04T02:00:00+00:00"),
+        ),
+    )
+    with pytest.raises(DosingError) as refused:
+        ledger.preview_reschedule(store, _request(2, given_on=date(2026, 12, 6)))
+    assert refused.value.field == "dose" and "recorded as skipped" in refused.value.message

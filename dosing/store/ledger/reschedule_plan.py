@@ -43,6 +43,12 @@ def _reschedule_plan(
         d.sequence: _local_date(d.given.started_at, enrollment.timezone) for d in view.doses if d.given
     }
     skipped = {d.sequence for d in view.doses if d.skipped_record_id is not None}
+    if request.sequence in skipped:
+        raise DosingError(
+            "dose",
+            "a reschedule follows a dose given (or to be given) late",
+            f"dose {request.sequence} of {subject.code} is recorded as skipped; nothing moves after it",
+        )
     given_on = request.given_on
     recorded = given_days.get(request.sequence)
     if given_on is None:
