@@ -10,13 +10,13 @@ import click
 from dosing.catalog import get_protocol
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
-    actor_or_user,
     as_of_option,
     build_request,
-    by_option,
     ledger_store,
     moment_or_now,
+    refuse_as_of,
 )
+from dosing.cli.session import password_stdin_option, read_password, signed_in
 from dosing.errors import DosingError
 from dosing.status import local_date
 
@@ -45,12 +45,12 @@ def _day(text: str | None, field: str, default: date) -> date:
     "--decide",
     type=click.Choice(["resume", "terminate"]),
     default=None,
-    help="An investigator's decision that lifts the study's safety hold (needs --reason).",
+    help="An investigator's signed decision that lifts the study's safety hold (needs --reason).",
 )
 @click.option("--level", default=None, help="With --decide resume: the dose level the study goes on at.")
 @click.option("--decided-on", default=None, help="Day of the decision (default: today at the site).")
 @as_of_option
-@by_option
+@password_stdin_option
 @json_option
 def cohorts(
     protocol_id: str,
@@ -63,67 +63,71 @@ def cohorts(
     level: str | None,
     decided_on: str | None,
     as_of_text: str | None,
-    actor: str | None,
+    password_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort is open."""
-    from dosing.store import ledger
-    from dosing.store.models import CohortReviewRequest, SafetyDecisionRequest
+    """Dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort is open.
+
+    ``--review N --safe|--unsafe`` records an investigator's signed safety review, stamped now;
+    ``--decide resume --level L|terminate --reason ...`` the signed decision that lifts a safety hold."""
+    from dosing.app import clock, cohort_review, safety_decision
+    from dosing.store.models import CohortReviewForm, SafetyDecisionForm
 
     protocol = get_protocol(protocol_id)
     zone = protocol.sites[0].timezone
-    as_of = moment_or_now(as_of_text, zone)
-    today = local_date(as_of, zone)
     store = ledger_store()
     if review_cohort is not None and decide is not None:
         raise DosingError("decide", "one change at a time", "give --review or --decide, not both")
     if review_cohort is not None:
+        refuse_as_of(as_of_text, "a review")
         if safe is None:
             raise DosingError("safe", "a review concludes --safe or --unsafe", "give --safe or --unsafe")
-        request = build_request(
-            CohortReviewRequest,
+        ctx = signed_in(store, "review_cohort")
+        form = build_request(
+            CohortReviewForm,
             protocol_id=protocol.id,
             cohort=review_cohort,
             safe=safe,
-            reviewed_on=_day(reviewed_on, "reviewed on", today),
+            # The site's calendar day, not UTC's: at 07:00 in Shanghai UTC is still on the day before.
+            reviewed_on=_day(reviewed_on, "reviewed on", local_date(clock.now(), zone)),
             notes=notes,
             reason=reason,
-            actor=actor_or_user(actor),
-            as_of=as_of,
         )
-        review_id = ledger.review_cohort(store, request)
+        review_id = cohort_review.review(ctx, form, read_password(password_stdin))
         if not as_json:
             # The cohort first, as the option named it; the record id after (it is not a cohort number).
             click.echo(
-                f"cohort {request.cohort} reviewed {'safe' if safe else 'unsafe'} on "
-                f"{request.reviewed_on.isoformat()} (review record #{review_id})"
+                f"cohort {form.cohort} reviewed {'safe' if safe else 'unsafe'} on "
+                f"{form.reviewed_on.isoformat()} (review record #{review_id})"
             )
     if decide is not None:
+        refuse_as_of(as_of_text, "a decision")
         if reason is None:
             raise DosingError(
                 "reason", "a decision on a safety hold is audited with its reason", "give --reason"
             )
+        ctx = signed_in(store, "safety_decision")
         decision = build_request(
-            SafetyDecisionRequest,
+            SafetyDecisionForm,
             protocol_id=protocol.id,
             action=decide,
             level=level,
             reason=reason,
-            decided_on=_day(decided_on, "decided on", today),
-            actor=actor_or_user(actor),
-            as_of=as_of,
+            decided_on=_day(decided_on, "decided on", local_date(clock.now(), zone)),
         )
-        decision_id = ledger.decide_hold(store, decision)
+        decision_id = safety_decision.decide(ctx, decision, read_password(password_stdin))
         if not as_json:
             what = f"resume at level {level}" if decide == "resume" else "terminate the study"
             click.echo(
                 f"investigator's decision: {what} ({decision.reason}) (decision record #{decision_id})"
             )
-    states = ledger.cohorts(store, protocol.id, as_of)
+    as_of = moment_or_now(as_of_text, zone)
+    reader = signed_in(store, "read_ledger")
+    states = cohort_review.cohorts(reader, protocol.id, as_of)
     if as_json:
         emit_json(states)
         return
-    hold = ledger.study_hold(store, protocol.id)
+    hold = safety_decision.hold(reader, protocol.id)
     if hold.stopped:
         click.secho(f"{protocol.id} held: {hold.reason} (rule: {hold.rule})", fg="red", err=True)
     elif hold.level_cap is not None:

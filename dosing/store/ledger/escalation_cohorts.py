@@ -213,6 +213,8 @@ def review_cohort(store: Store, request: CohortReviewRequest) -> int:
                 "supersedes": None if earlier is None else earlier.review_id,
                 "notes": request.notes,
             },
+            rows=[review],
+            signature=request.signature,
         )
         assert review.id is not None
         return review.id

@@ -131,6 +131,8 @@ def _decide(store: Store, request: SafetyDecisionRequest, rule: str) -> int:
                 "decided_on": request.decided_on.isoformat(),
                 "state": "terminated" if request.action == "terminate" else "running",
             },
+            rows=[decision],
+            signature=request.signature,
         )
         assert decision.id is not None
         return decision.id
