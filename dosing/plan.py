@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import pendulum
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,12 +21,15 @@ from dosing.dose import (
     weight_change_warning,
 )
 from dosing.errors import DoseWarning, HardStop
-from dosing.protocol import Arm, ArmRole, Protocol
+from dosing.protocol import Arm, ArmRole, Protocol, Site
 from dosing.schedule import (
+    add_days,
+    days_from_anchor,
     local_anchor_date,
     local_start,
     offset_datetime,
-    planned_dates,
+    study_day_label,
+    window_offsets,
 )
 from dosing.units import Amount, Concentration, DosePerKg, Percent, Volume, Weight, parse_concentration
 
@@ -104,6 +107,61 @@ class PatientPlan(BaseModel):
     warnings: list[DoseWarning]
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _trusted(cls: type[_Model], fields_set: set[str], values: dict[str, Any]) -> _Model:
+    """An instance of ``cls`` from values that already are what its validation would return.
+
+    What ``model_construct`` does, without its per-field loop: the plan builds ~20 of these per
+    patient from values the protocol, the units and the schedule have validated, and re-validating
+    them was most of the planning time. ``fields_set`` is shared by all instances (pydantic copies it
+    before changing it in ``model_copy``). tests/unit/test_plan_fast_path.py checks every instance
+    equals its validated twin, field types included.
+    """
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+_ADMINISTRATION_FIELDS = set(PlannedAdministration.model_fields)
+_ASSESSMENT_FIELDS = set(PlannedAssessment.model_fields)
+_PLAN_FIELDS = set(PatientPlan.model_fields)
+
+#: (sequence, label, study day, days from the anchor to target, earliest, latest) per administration.
+_DayOffsets = tuple[tuple[int, str, str, int, int, int], ...]
+#: Per protocol object (kept alive by its entry, so its id is not reused): day offsets per site.
+_DERIVED: dict[int, tuple[Protocol, dict[str, _DayOffsets]]] = {}
+
+
+def _day_offsets(protocol: Protocol, site: Site) -> _DayOffsets:
+    """What :func:`dosing.schedule.planned_dates` computes, less the anchor: the same for every
+    patient of the protocol at the site, so computed once."""
+    entry = _DERIVED.get(id(protocol))
+    if entry is None or entry[0] is not protocol:
+        if len(_DERIVED) >= 64:  # protocols are few; a long-running process may load many versions
+            _DERIVED.clear()
+        entry = _DERIVED[id(protocol)] = (protocol, {})
+    by_site = entry[1]
+    offsets = by_site.get(site.id)
+    if offsets is None:
+        numbering = protocol.anchor.day_numbering
+        offsets = by_site[site.id] = tuple(
+            (
+                sequence,
+                spec.label,
+                study_day_label(spec, numbering),
+                days_from_anchor(spec, numbering),
+                *window_offsets(spec, numbering, site.default_window),
+            )
+            for sequence, spec in enumerate(protocol.administrations, start=1)
+        )
+    return offsets
+
+
 def check_study_takes_patients(protocol: Protocol) -> None:
     if not protocol.status.takes_enrollments:
         raise HardStop(
@@ -150,9 +208,7 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
             warnings.append(warning)
 
     anchor_day = local_anchor_date(inputs.anchor, site.timezone)
-    dates = planned_dates(
-        protocol.administrations, protocol.anchor.day_numbering, anchor_day, site.default_window
-    )
+    dates = _day_offsets(protocol, site)
     per_kg = dose_per_kg_for(arm, inputs.dose_per_kg) if arm.dose is not None else None
 
     administrations: list[PlannedAdministration] = []
@@ -160,7 +216,9 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
         lot = _lot_figures(protocol, inputs) if arm.dose is not None and inputs.include_preparation else None
         # The same dose from the same lot makes the same bag: compute each distinct bag once.
         bags: dict[tuple[Decimal, str], PreparationFigures] = {}
-        for index, day in enumerate(dates):
+        intervention = "product" if arm.dose is not None else "placebo"
+        placebo_volume = arm.placebo.volume if arm.placebo is not None else None
+        for index, (sequence, label, study_day, target, earliest, latest) in enumerate(dates):
             dose = preparation = None
             if arm.dose is not None:
                 dose = ordered_dose(
@@ -179,44 +237,53 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
                         concentration_source=source,
                     )
                 preparation = bags[key]
+            target_date = add_days(anchor_day, target)
             administrations.append(
-                PlannedAdministration(
-                    sequence=day.sequence,
-                    label=day.label,
-                    study_day=day.study_day,
-                    target_date=day.target_date,
-                    earliest=day.earliest,
-                    latest=day.latest,
-                    planned_start=local_start(day.target_date, site.infusion_time, site.timezone),
-                    intervention="product" if arm.dose is not None else "placebo",
-                    dose_per_kg=per_kg,
-                    ordered_dose=dose,
-                    placebo_volume=arm.placebo.volume if arm.placebo is not None else None,
-                    preparation=preparation,
+                _trusted(
+                    PlannedAdministration,
+                    _ADMINISTRATION_FIELDS,
+                    {
+                        "sequence": sequence,
+                        "label": label,
+                        "study_day": study_day,
+                        "target_date": target_date,
+                        "earliest": add_days(anchor_day, earliest),
+                        "latest": add_days(anchor_day, latest),
+                        "planned_start": local_start(target_date, site.infusion_time, site.timezone),
+                        "intervention": intervention,
+                        "dose_per_kg": per_kg,
+                        "ordered_dose": dose,
+                        "placebo_volume": placebo_volume,
+                        "preparation": preparation,
+                    },
                 )
             )
 
-    return PatientPlan(
-        protocol_id=protocol.id,
-        registry_id=protocol.registry_id,
-        arm=arm.id,
-        arm_role=arm.role,
-        site=site.id,
-        timezone=site.timezone,
-        anchor_event=protocol.anchor.event.value,
-        anchor_date=anchor_day,
-        day_numbering=protocol.anchor.day_numbering.value,
-        weight=inputs.weight,
-        weight_measured_on=inputs.weight_measured_on,
-        product=protocol.product.name
-        if arm.dose is not None
-        else (arm.placebo.name if arm.placebo else "none"),
-        route=f"{protocol.route.code} ({protocol.route.description})",
-        administrations=administrations,
-        assessments=plan_assessments(
-            protocol, anchor_day, site.infusion_time, site.timezone, administrations
-        ),
-        warnings=warnings,
+    return _trusted(
+        PatientPlan,
+        _PLAN_FIELDS,
+        {
+            "protocol_id": protocol.id,
+            "registry_id": protocol.registry_id,
+            "arm": arm.id,
+            "arm_role": arm.role,
+            "site": site.id,
+            "timezone": site.timezone,
+            "anchor_event": protocol.anchor.event.value,
+            "anchor_date": anchor_day,
+            "day_numbering": protocol.anchor.day_numbering.value,
+            "weight": inputs.weight,
+            "weight_measured_on": inputs.weight_measured_on,
+            "product": protocol.product.name
+            if arm.dose is not None
+            else (arm.placebo.name if arm.placebo else "none"),
+            "route": f"{protocol.route.code} ({protocol.route.description})",
+            "administrations": administrations,
+            "assessments": plan_assessments(
+                protocol, anchor_day, site.infusion_time, site.timezone, administrations
+            ),
+            "warnings": warnings,
+        },
     )
 
 
@@ -249,15 +316,20 @@ def plan_assessments(
             for offset in follow_up.offsets:
                 due = offset_datetime(start, offset)
                 assessments.append(
-                    PlannedAssessment(
-                        name=follow_up.name,
-                        due=due,
-                        due_date=date(due.year, due.month, due.day),
-                        after=follow_up.after,
-                        offset=offset.describe(),
-                        measures=follow_up.measures,
-                        source=follow_up.source,
-                        administration_sequence=sequence,
+                    _trusted(
+                        PlannedAssessment,
+                        _ASSESSMENT_FIELDS,
+                        {
+                            "name": follow_up.name,
+                            "due": due,
+                            "due_date": date(due.year, due.month, due.day),
+                            "after": follow_up.after,
+                            "offset": offset.describe(),
+                            # A copy, as validation makes: a plan never shares a list with the protocol.
+                            "measures": list(follow_up.measures),
+                            "source": follow_up.source,
+                            "administration_sequence": sequence,
+                        },
                     )
                 )
     assessments.sort(key=lambda assessment: (assessment.due, assessment.name))

@@ -7,9 +7,8 @@ day of February (29th in a leap year).
 
 from __future__ import annotations
 
-from calendar import monthrange
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from datetime import UTC, date, datetime, time
+from functools import cache, lru_cache
 
 import pendulum
 from pendulum.tz.timezone import Timezone
@@ -70,9 +69,11 @@ def window_offsets(
 
 
 def add_days(day: date, days: int) -> date:
-    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone)."""
-    moved = day + timedelta(days=days)
-    return date(moved.year, moved.month, moved.day)
+    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone).
+
+    Always a plain :class:`date`, even for a pendulum ``Date`` (a subclass with its own arithmetic).
+    """
+    return date.fromordinal(day.toordinal() + days)
 
 
 @cache
@@ -83,11 +84,23 @@ def _zone(name: str) -> Timezone:
     return zone
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_length(year: int, month: int) -> int:
+    # calendar.monthrange also computes the weekday of the 1st, which this hot path never needs.
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def _add_months(day: date, months: int) -> date:
     """Calendar months; a day that the target month lacks clamps to its last day (Jan 31 -> Feb 29)."""
+    if not months:
+        return date(day.year, day.month, day.day)
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
-    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+    return date(year, month + 1, min(day.day, _month_length(year, month + 1)))
 
 
 def _resolve(naive: datetime, zone: Timezone) -> pendulum.DateTime:
@@ -141,7 +154,14 @@ def local_start(day: date, at: time, timezone: str) -> pendulum.DateTime:
     occurrence. Both are the readings a nurse looking at the ward clock would make.
     """
     # (pendulum.datetime's default, fold=1, would read an ambiguous time as its second occurrence.)
-    return _resolve(datetime(day.year, day.month, day.day, at.hour, at.minute), _zone(timezone))
+    return _local_start(date(day.year, day.month, day.day), at.hour, at.minute, timezone)
+
+
+@lru_cache(maxsize=16384)
+def _local_start(day: date, hour: int, minute: int, timezone: str) -> pendulum.DateTime:
+    # Every patient planned on the same day at the same site starts at the same instant: one immutable
+    # DateTime shared by all their plans (time and memory when planning thousands of patients).
+    return _resolve(datetime(day.year, day.month, day.day, hour, minute), _zone(timezone))
 
 
 def offset_date(start: date, offset: Offset) -> date:
@@ -155,13 +175,29 @@ def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTi
     zone = start.tzinfo
     if not isinstance(zone, Timezone):  # a fixed offset or another tzinfo: let pendulum do it
         return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
-    moved = start
-    if offset.months or offset.days:
-        day = offset_date(start.date(), offset)
-        moved = _resolve(datetime.combine(day, start.time()), zone)
-    if offset.hours:
+    if not (offset.months or offset.days or offset.hours):
+        return start
+    # The wall clock, the fold and the zone object identify the start: two equal aware datetimes
+    # may be in different zones, and within one zone the comparison ignores the fold.
+    wall = datetime(
+        start.year, start.month, start.day, start.hour, start.minute, start.second, start.microsecond
+    )
+    return _offset_moment(wall, start.fold, zone, offset.months, offset.days, offset.hours)
+
+
+@lru_cache(maxsize=65536)
+def _offset_moment(
+    wall: datetime, fold: int, zone: Timezone, months: int, days: int, hours: int
+) -> pendulum.DateTime:
+    # Patients whose doses fall on the same day share their follow-up instants: computed once, and
+    # one immutable DateTime in every plan that has it.
+    moved = wall.replace(tzinfo=zone, fold=fold)
+    if months or days:
+        day = add_days(_add_months(wall, months), days)
+        moved = _resolve(datetime.combine(day, wall.time()), zone)
+    if hours:
         # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
-        later = datetime.fromtimestamp(moved.timestamp() + offset.hours * 3600, UTC)
+        later = datetime.fromtimestamp(moved.timestamp() + hours * 3600, UTC)
         moved = _resolve_instant(later, zone)
     return moved
 
