@@ -21,7 +21,7 @@ from dosing.dose import (
     weight_change_warning,
 )
 from dosing.errors import DoseWarning, HardStop
-from dosing.protocol import Arm, ArmRole, Protocol, Site
+from dosing.protocol import Arm, ArmRole, Protocol, Site, TotalSplit
 from dosing.schedule import (
     add_days,
     days_from_anchor,
@@ -133,19 +133,37 @@ _PLAN_FIELDS = set(PatientPlan.model_fields)
 
 #: (sequence, label, study day, days from the anchor to target, earliest, latest) per administration.
 _DayOffsets = tuple[tuple[int, str, str, int, int, int], ...]
-#: Per protocol object (kept alive by its entry, so its id is not reused): day offsets per site.
-_DERIVED: dict[int, tuple[Protocol, dict[str, _DayOffsets]]] = {}
+#: The exact text of everything a bag depends on besides the protocol (Decimal("62") equals
+#: Decimal("62.0") but prints differently, so values are keyed by their text, never by equality).
+_BagKey = tuple[str, str, str, str, str | None, str]
+
+
+class _Derived:
+    """Values computed once per protocol object and shared by all its patients' plans."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol  # kept alive by this entry, so its id is not reused while cached
+        self.day_offsets: dict[str, _DayOffsets] = {}
+        #: Bags are frozen values: patients given the same dose from the same lot share one.
+        self.bags: dict[_BagKey, PreparationFigures] = {}
+
+
+_DERIVED: dict[int, _Derived] = {}
+
+
+def _derived(protocol: Protocol) -> _Derived:
+    entry = _DERIVED.get(id(protocol))
+    if entry is None or entry.protocol is not protocol:
+        if len(_DERIVED) >= 64:  # protocols are few; a long-running process may load many versions
+            _DERIVED.clear()
+        entry = _DERIVED[id(protocol)] = _Derived(protocol)
+    return entry
 
 
 def _day_offsets(protocol: Protocol, site: Site) -> _DayOffsets:
     """What :func:`dosing.schedule.planned_dates` computes, less the anchor: the same for every
     patient of the protocol at the site, so computed once."""
-    entry = _DERIVED.get(id(protocol))
-    if entry is None or entry[0] is not protocol:
-        if len(_DERIVED) >= 64:  # protocols are few; a long-running process may load many versions
-            _DERIVED.clear()
-        entry = _DERIVED[id(protocol)] = (protocol, {})
-    by_site = entry[1]
+    by_site = _derived(protocol).day_offsets
     offsets = by_site.get(site.id)
     if offsets is None:
         numbering = protocol.anchor.day_numbering
@@ -160,6 +178,35 @@ def _day_offsets(protocol: Protocol, site: Site) -> _DayOffsets:
             for sequence, spec in enumerate(protocol.administrations, start=1)
         )
     return offsets
+
+
+def _bag(
+    protocol: Protocol, dose: Amount, concentration: Concentration, viability: Percent | None, source: str
+) -> PreparationFigures:
+    """:func:`dosing.dose.prepare` for the protocol's preparation rules, once per distinct bag."""
+    bags = _derived(protocol).bags
+    key = (
+        str(dose.value),
+        dose.unit.value,
+        str(concentration.value),
+        concentration.amount_unit.value,
+        None if viability is None else str(viability.value),
+        source,
+    )
+    figures = bags.get(key)
+    if figures is None:
+        figures = prepare(
+            dose,
+            concentration=concentration,
+            viability=viability,
+            doses_viable_cells=protocol.product.doses_viable_cells,
+            preparation=protocol.preparation,
+            concentration_source=source,
+        )
+        if len(bags) >= 16384:
+            bags.clear()
+        bags[key] = figures
+    return figures
 
 
 def check_study_takes_patients(protocol: Protocol) -> None:
@@ -218,24 +265,26 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
         bags: dict[tuple[Decimal, str], PreparationFigures] = {}
         intervention = "product" if arm.dose is not None else "placebo"
         placebo_volume = arm.placebo.volume if arm.placebo is not None else None
+        # Only a listed split orders a different amount per administration; every other rule orders
+        # the same dose each time, so compute it once (one Amount shared by the patient's doses).
+        same_each_time = not (isinstance(arm.dose, TotalSplit) and arm.dose.split == "listed")
+        each_time: Amount | None = None
         for index, (sequence, label, study_day, target, earliest, latest) in enumerate(dates):
             dose = preparation = None
             if arm.dose is not None:
-                dose = ordered_dose(
-                    arm, weight=inputs.weight, dose_per_kg=per_kg, index=index, count=len(dates)
-                )
+                if each_time is not None:
+                    dose = each_time
+                else:
+                    dose = ordered_dose(
+                        arm, weight=inputs.weight, dose_per_kg=per_kg, index=index, count=len(dates)
+                    )
+                    if same_each_time:
+                        each_time = dose
             if dose is not None and lot is not None:
                 concentration, viability, source = lot
                 key = (dose.value, dose.unit.value)
                 if key not in bags:
-                    bags[key] = prepare(
-                        dose,
-                        concentration=concentration,
-                        viability=viability,
-                        doses_viable_cells=protocol.product.doses_viable_cells,
-                        preparation=protocol.preparation,
-                        concentration_source=source,
-                    )
+                    bags[key] = _bag(protocol, dose, concentration, viability, source)
                 preparation = bags[key]
             target_date = add_days(anchor_day, target)
             administrations.append(

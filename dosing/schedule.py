@@ -191,15 +191,15 @@ def _offset_moment(
 ) -> pendulum.DateTime:
     # Patients whose doses fall on the same day share their follow-up instants: computed once, and
     # one immutable DateTime in every plan that has it.
-    moved = wall.replace(tzinfo=zone, fold=fold)
+    moved: datetime = wall.replace(tzinfo=zone, fold=fold)
     if months or days:
         day = add_days(_add_months(wall, months), days)
         moved = _resolve(datetime.combine(day, wall.time()), zone)
-    if hours:
-        # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
-        later = datetime.fromtimestamp(moved.timestamp() + hours * 3600, UTC)
-        moved = _resolve_instant(later, zone)
-    return moved
+        if not hours:
+            return moved
+    # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
+    later = datetime.fromtimestamp(moved.timestamp() + hours * 3600, UTC)
+    return _resolve_instant(later, zone)
 
 
 def _resolve_instant(moment: datetime, zone: Timezone) -> pendulum.DateTime:
