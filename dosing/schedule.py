@@ -177,24 +177,24 @@ def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTi
         return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
     if not (offset.months or offset.days or offset.hours):
         return start
-    # The wall clock, the fold and the zone object identify the start: two equal aware datetimes
-    # may be in different zones, and within one zone the comparison ignores the fold.
-    wall = datetime(
-        start.year, start.month, start.day, start.hour, start.minute, start.second, start.microsecond
-    )
-    return _offset_moment(wall, start.fold, zone, offset.months, offset.days, offset.hours)
+    # Equal aware datetimes in one zone object compare by wall clock and ignore the fold: the fold
+    # and the zone complete the key.
+    return _offset_moment(start, start.fold, zone, offset.months, offset.days, offset.hours)
 
 
 @lru_cache(maxsize=65536)
 def _offset_moment(
-    wall: datetime, fold: int, zone: Timezone, months: int, days: int, hours: int
+    start: datetime, fold: int, zone: Timezone, months: int, days: int, hours: int
 ) -> pendulum.DateTime:
-    # Patients whose doses fall on the same day share their follow-up instants: computed once, and
-    # one immutable DateTime in every plan that has it.
-    moved: datetime = wall.replace(tzinfo=zone, fold=fold)
+    # Patients whose doses fall on the same day (in any protocol at a site in the same zone) share
+    # their follow-up instants: computed once, one immutable DateTime in every plan that has it.
+    moved: datetime = start
     if months or days:
-        day = add_days(_add_months(wall, months), days)
-        moved = _resolve(datetime.combine(day, wall.time()), zone)
+        day = add_days(_add_months(start, months), days)
+        wall = datetime(
+            day.year, day.month, day.day, start.hour, start.minute, start.second, start.microsecond
+        )
+        moved = _resolve(wall, zone)
         if not hours:
             return moved
     # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
