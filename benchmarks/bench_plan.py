@@ -84,7 +84,8 @@ def floor_all(cohort: list[tuple[str, PatientInputs]], protocols: dict[str, Floo
 
 def _clear_caches() -> None:
     schedule._local_start.cache_clear()
-    schedule._offset_moment.cache_clear()
+    schedule._MOVED.clear()
+    schedule._DAYS.clear()
     plan._DERIVED.clear()
 
 

@@ -25,9 +25,9 @@ from dosing.protocol import Arm, ArmRole, Protocol, Site, TotalSplit
 from dosing.schedule import (
     add_days,
     days_from_anchor,
+    due_and_day,
     local_anchor_date,
     local_start,
-    offset_datetime,
     study_day_label,
     window_offsets,
 )
@@ -146,6 +146,17 @@ class _Derived:
         self.day_offsets: dict[str, _DayOffsets] = {}
         #: Bags are frozen values: patients given the same dose from the same lot share one.
         self.bags: dict[_BagKey, PreparationFigures] = {}
+        #: The assessments of the patients anchored on one day at one site (with administrations
+        #: or without): see _anchored_assessments.
+        self.assessments: dict[tuple[str, date, bool], tuple[PlannedAssessment, ...]] = {}
+        #: Per follow-up: (name, after, measures, source, offsets with their text). ``measures`` is
+        #: one list per follow-up shared by every assessment planned from it (a copy, so no plan
+        #: shares a list with the protocol): plans are frozen values, and a list per assessment was
+        #: a fifth of the objects the garbage collector tracked while planning thousands of patients.
+        self.follow_ups = [
+            (f.name, f.after, list(f.measures), f.source, [(o, o.describe()) for o in f.offsets])
+            for f in protocol.follow_up
+        ]
 
 
 _DERIVED: dict[int, _Derived] = {}
@@ -328,12 +339,32 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
             else (arm.placebo.name if arm.placebo else "none"),
             "route": f"{protocol.route.code} ({protocol.route.description})",
             "administrations": administrations,
-            "assessments": plan_assessments(
-                protocol, anchor_day, site.infusion_time, site.timezone, administrations
-            ),
+            "assessments": _anchored_assessments(protocol, site, anchor_day, administrations),
             "warnings": warnings,
         },
     )
+
+
+def _anchored_assessments(
+    protocol: Protocol, site: Site, anchor_day: date, administrations: list[PlannedAdministration]
+) -> list[PlannedAssessment]:
+    """:func:`plan_assessments` for administrations planned from the anchor (not rescheduled).
+
+    Their dates and starts depend only on the protocol, the site and the anchor day, so every patient
+    of the protocol at the site anchored on that day has the same assessments: frozen values, built
+    once and shared (each plan gets its own list).
+    """
+    key = (site.id, anchor_day, bool(administrations))
+    cached = _derived(protocol).assessments
+    shared = cached.get(key)
+    if shared is None:
+        shared = tuple(
+            plan_assessments(protocol, anchor_day, site.infusion_time, site.timezone, administrations)
+        )
+        if len(cached) >= 20_000:
+            cached.clear()
+        cached[key] = shared
+    return list(shared)
 
 
 def _start_of(administration: PlannedAdministration, infusion_time: time, timezone: str) -> pendulum.DateTime:
@@ -352,31 +383,30 @@ def plan_assessments(
 ) -> list[PlannedAssessment]:
     anchor_start = local_start(anchor_day, infusion_time, timezone)
     assessments: list[PlannedAssessment] = []
-    for follow_up in protocol.follow_up:
+    for name, after, measures, source, offsets in _derived(protocol).follow_ups:
         starts: list[tuple[int | None, pendulum.DateTime]]
-        if follow_up.after == "anchor":
+        if after == "anchor":
             starts = [(None, anchor_start)]
-        elif follow_up.after == "each_administration":
+        elif after == "each_administration":
             starts = [(a.sequence, _start_of(a, infusion_time, timezone)) for a in administrations]
         else:
             last = administrations[-1:] if administrations else []
             starts = [(a.sequence, _start_of(a, infusion_time, timezone)) for a in last]
         for sequence, start in starts:
-            for offset in follow_up.offsets:
-                due = offset_datetime(start, offset)
+            for offset, offset_text in offsets:
+                due, due_date = due_and_day(start, offset)
                 assessments.append(
                     _trusted(
                         PlannedAssessment,
                         _ASSESSMENT_FIELDS,
                         {
-                            "name": follow_up.name,
+                            "name": name,
                             "due": due,
-                            "due_date": date(due.year, due.month, due.day),
-                            "after": follow_up.after,
-                            "offset": offset.describe(),
-                            # A copy, as validation makes: a plan never shares a list with the protocol.
-                            "measures": list(follow_up.measures),
-                            "source": follow_up.source,
+                            "due_date": due_date,
+                            "after": after,
+                            "offset": offset_text,
+                            "measures": measures,
+                            "source": source,
                             "administration_sequence": sequence,
                         },
                     )

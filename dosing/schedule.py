@@ -73,7 +73,21 @@ def add_days(day: date, days: int) -> date:
 
     Always a plain :class:`date`, even for a pendulum ``Date`` (a subclass with its own arithmetic).
     """
-    return date.fromordinal(day.toordinal() + days)
+    return day_of_ordinal(day.toordinal() + days)
+
+
+#: Dates are immutable: thousands of plans name the same few thousand days, so they share them.
+_DAYS: dict[int, date] = {}
+
+
+def day_of_ordinal(ordinal: int) -> date:
+    """``date.fromordinal(ordinal)``, one shared object per day."""
+    day = _DAYS.get(ordinal)
+    if day is None:
+        if len(_DAYS) >= 100_000:
+            _DAYS.clear()
+        day = _DAYS[ordinal] = date.fromordinal(ordinal)
+    return day
 
 
 @cache
@@ -177,17 +191,39 @@ def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTi
         return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
     if not (offset.months or offset.days or offset.hours):
         return start
+    return due_and_day(start, offset)[0]
+
+
+def due_and_day(start: pendulum.DateTime, offset: Offset) -> tuple[pendulum.DateTime, date]:
+    """:func:`offset_datetime` for a start in an IANA zone, with the local date it falls on.
+
+    Patients whose doses fall on the same day (in any protocol at a site in the same zone) share
+    their follow-up instants: computed once, one immutable DateTime and date in every plan.
+    """
+    zone = start.tzinfo
+    if not isinstance(zone, Timezone) or not (offset.months or offset.days or offset.hours):
+        due = offset_datetime(start, offset)
+        return due, day_of_ordinal(due.toordinal())
     # Equal aware datetimes in one zone object compare by wall clock and ignore the fold: the fold
-    # and the zone complete the key.
-    return _offset_moment(start, start.fold, zone, offset.months, offset.days, offset.hours)
+    # and the zone complete the key (its id: ``start`` in the key keeps the zone alive).
+    key = (start, start.fold, id(zone))
+    moved = _MOVED.get(key)
+    if moved is None:
+        if len(_MOVED) >= 50_000:
+            _MOVED.clear()
+        moved = _MOVED[key] = {}
+    text = offset.describe()  # names the months, days and hours
+    found = moved.get(text)
+    if found is None:
+        due = _offset_moment(start, zone, offset.months, offset.days, offset.hours)
+        found = moved[text] = (due, day_of_ordinal(due.toordinal()))
+    return found
 
 
-@lru_cache(maxsize=65536)
-def _offset_moment(
-    start: datetime, fold: int, zone: Timezone, months: int, days: int, hours: int
-) -> pendulum.DateTime:
-    # Patients whose doses fall on the same day (in any protocol at a site in the same zone) share
-    # their follow-up instants: computed once, one immutable DateTime in every plan that has it.
+_MOVED: dict[tuple[datetime, int, int], dict[str, tuple[pendulum.DateTime, date]]] = {}
+
+
+def _offset_moment(start: datetime, zone: Timezone, months: int, days: int, hours: int) -> pendulum.DateTime:
     moved: datetime = start
     if months or days:
         day = add_days(_add_months(start, months), days)
