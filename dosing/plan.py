@@ -144,6 +144,7 @@ class _Derived:
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol  # kept alive by this entry, so its id is not reused while cached
         self.day_offsets: dict[str, _DayOffsets] = {}
+        self.route = f"{protocol.route.code} ({protocol.route.description})"
         #: Bags are frozen values: patients given the same dose from the same lot share one.
         self.bags: dict[_BagKey, PreparationFigures] = {}
         #: The assessments of the patients anchored on one day at one site (with administrations
@@ -266,6 +267,7 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
             warnings.append(warning)
 
     anchor_day = local_anchor_date(inputs.anchor, site.timezone)
+    derived = _derived(protocol)
     dates = _day_offsets(protocol, site)
     per_kg = dose_per_kg_for(arm, inputs.dose_per_kg) if arm.dose is not None else None
 
@@ -337,7 +339,7 @@ def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
             "product": protocol.product.name
             if arm.dose is not None
             else (arm.placebo.name if arm.placebo else "none"),
-            "route": f"{protocol.route.code} ({protocol.route.description})",
+            "route": derived.route,
             "administrations": administrations,
             "assessments": _anchored_assessments(protocol, site, anchor_day, administrations),
             "warnings": warnings,
