@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dosing.catalog import get_protocol
 from dosing.cli.params import parse_date_or_instant
 from dosing.errors import DosingError
-from dosing.store.models import EnrollmentRequest
+from dosing.store.models import EnrollmentForm
 from dosing.units import DosePerKg, Weight, parse_dose_per_kg, parse_weight
 
 REQUIRED_COLUMNS = ("subject_code", "protocol", "arm", "weight", "anchor", "site")
@@ -57,11 +57,9 @@ class RosterRow(BaseModel):
     site: str | None
     dose_per_kg: DosePerKg | None = None
 
-    def to_request(self, *, actor: str, as_of: datetime) -> EnrollmentRequest:
-        """The store's enrollment request for this row (validated again by the store's own model)."""
-        return EnrollmentRequest(
-            actor=actor,
-            as_of=as_of,
+    def to_form(self) -> EnrollmentForm:
+        """The enrollment form for this row (validated again by the store's own model)."""
+        return EnrollmentForm(
             protocol_id=self.protocol_id,
             subject_code=self.subject_code,
             arm=self.arm,
@@ -119,7 +117,7 @@ def _row_from_cells(line: int, cells: dict[str, str], allow_pounds: bool) -> Ros
     }
     row = RosterRow.model_validate(values)
     # The store's own request model has the last word on what a valid enrollment looks like.
-    row.to_request(actor="roster", as_of=_VALIDATION_MOMENT)
+    row.to_form()
     return row
 
 

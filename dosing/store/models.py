@@ -19,13 +19,35 @@ from dosing.units import Amount, DosePerKg, Volume, Weight
 SUBJECT_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-class _Request(BaseModel):
+class SignatureIntent(BaseModel):
+    """An electronic signature the application layer has authenticated (the signer re-entered the
+    password): who signs, the printed name and what the signature means. The ledger links it to the
+    rows it signs, in the same transaction."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: Who does it (audit log); the CLI's --by, default $USER.
+    account_id: int
+    username: str = Field(min_length=1, max_length=64)
+    printed_name: str = Field(min_length=1, max_length=128)
+    meaning: str = Field(min_length=1, max_length=64)
+
+
+class _Form(BaseModel):
+    """What a person types for a change: never who they are or what time it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Stamp(BaseModel):
+    """What the system adds to a form: the authenticated actor, the server clock, the signature."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The authenticated account's username (from the session, never from input).
     actor: str = Field(min_length=1, max_length=128)
-    #: The moment the change is recorded (the CLI's --as-of, default now).
+    #: The server clock when the change is recorded (never from input).
     as_of: AwareDatetime
+    signature: SignatureIntent | None = None
 
 
 def _text(value: str | None) -> str | None:
@@ -35,7 +57,7 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-class EnrollmentRequest(_Request):
+class EnrollmentForm(_Form):
     protocol_id: str
     subject_code: str = Field(pattern=SUBJECT_CODE)
     #: None: from the randomization list (randomized studies), the open cohort (escalation) or the only arm.
@@ -52,7 +74,7 @@ class EnrollmentRequest(_Request):
     _strip = field_validator("reason")(_text)
 
 
-class GivenRequest(_Request):
+class GivenForm(_Form):
     subject_code: str
     sequence: int = Field(ge=1)
     started_at: AwareDatetime
@@ -67,9 +89,11 @@ class GivenRequest(_Request):
     given_by: str | None = Field(default=None, max_length=128)
     infusion_reaction: str | None = Field(default=None, max_length=500)
     notes: str | None = Field(default=None, max_length=2000)
+    #: Why a dose given well before now is entered only now (a late entry, GCP): required then.
+    late_reason: str | None = Field(default=None, max_length=500)
 
 
-class SkipRequest(_Request):
+class SkipForm(_Form):
     subject_code: str
     sequence: int = Field(ge=1)
     reason: str = Field(min_length=1, max_length=500)
@@ -84,7 +108,7 @@ class SkipRequest(_Request):
         return value.strip()
 
 
-class CorrectionRequest(_Request):
+class CorrectionForm(_Form):
     """A new record that replaces the effective record of a dose; fields left out are carried over."""
 
     subject_code: str
@@ -108,7 +132,7 @@ class CorrectionRequest(_Request):
     skip_reason: str | None = None
 
 
-class RescheduleRequest(_Request):
+class RescheduleForm(_Form):
     subject_code: str
     sequence: int = Field(ge=1)
     #: The day the delayed dose was (or will be) given; default: its recorded administration.
@@ -118,12 +142,36 @@ class RescheduleRequest(_Request):
     reason: str | None = None
 
 
-class CohortReviewRequest(_Request):
+class CohortReviewForm(_Form):
     protocol_id: str
     cohort: int = Field(ge=1)
     safe: bool
     reviewed_on: date
     notes: str | None = None
+
+
+class EnrollmentRequest(EnrollmentForm, _Stamp):
+    pass
+
+
+class GivenRequest(GivenForm, _Stamp):
+    pass
+
+
+class SkipRequest(SkipForm, _Stamp):
+    pass
+
+
+class CorrectionRequest(CorrectionForm, _Stamp):
+    pass
+
+
+class RescheduleRequest(RescheduleForm, _Stamp):
+    pass
+
+
+class CohortReviewRequest(CohortReviewForm, _Stamp):
+    pass
 
 
 # --- views ------------------------------------------------------------------------------------------
@@ -168,6 +216,8 @@ class GivenView(_View):
     notes: str | None
     recorded_by: str
     recorded_at: datetime
+    #: The electronic signature of the record ("Li Na (nurse-li), administered by, 2026-12-01T01:35Z").
+    signed: str | None = None
 
 
 class DoseView(_View):
@@ -296,3 +346,6 @@ class AuditView(_View):
     reason: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    #: The signature given for the change, as printed (name, username, meaning, time).
+    signature: str | None = None
+    entry_hash: str | None = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError
@@ -12,7 +12,7 @@ from dosing.plan import PatientInputs, check_study_takes_patients, plan_patient
 from dosing.protocol import Protocol
 from dosing.store import tables as t
 from dosing.store.db import Store
-from dosing.store.ledger._common import _local_date
+from dosing.store.ledger._common import _id, _local_date
 from dosing.store.ledger.arm_choice import _arm_choice
 from dosing.store.ledger.audit_entry import _audit
 from dosing.store.ledger.plan_rows import _insert_enrollment, _insert_plan, _insert_subject
@@ -31,7 +31,9 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
             # Another enrollment took the same randomization number or cohort place: draw again.
             with store.session() as session:
                 taken = session.scalars(
-                    select(col(t.Subject.id)).where(col(t.Subject.code) == request.subject_code)
+                    select(col(t.Subject.id)).where(
+                        func.lower(col(t.Subject.code)) == request.subject_code.lower()
+                    )
                 ).first()
             if taken is not None:
                 raise DosingError(
@@ -42,6 +44,18 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _plan_refs(session: Session, enrollment_id: int) -> list[list[object]]:
+    """The planned doses and assessments written for an enrollment, as audit row references."""
+    refs: list[list[object]] = []
+    for table in (t.PlannedAdministration, t.PlannedAssessment):
+        ids = session.scalars(
+            select(col(table.id)).where(col(table.enrollment_id) == enrollment_id).order_by(col(table.id))
+        )
+        name: str = table.__tablename__
+        refs.extend([name, row_id] for row_id in ids)
+    return refs
 
 
 def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -> Enrollment:
@@ -66,6 +80,7 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
         measured_on = request.weight_measured_on or as_of_local
         enrollment = _insert_enrollment(session, subject, request, plan, choice, measured_on)
         doses, assessments = _insert_plan(session, protocol, subject, enrollment, plan)
+        refs = _plan_refs(session, _id(enrollment))
         arm, source, number, cohort, position = choice
         _audit(
             session,
@@ -92,6 +107,9 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 "planned_doses": doses,
                 "planned_assessments": assessments,
             },
+            rows=[subject, enrollment],
+            refs=refs,
+            signature=request.signature,
         )
         return Enrollment(
             subject_code=subject.code,
