@@ -7,7 +7,7 @@ day of February (29th in a leap year).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time
 from functools import cache, lru_cache
 
 import pendulum
@@ -72,10 +72,19 @@ def add_days(day: date, days: int) -> date:
     """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone).
 
     Always a plain :class:`date`, even for a pendulum ``Date`` (a subclass with its own arithmetic).
+    A plan that runs off the calendar (an anchor of 9999-12-31) is bad input, refused by its rule.
     """
-    return day_of_ordinal(day.toordinal() + days)
+    ordinal = day.toordinal() + days
+    if not 1 <= ordinal <= _LAST_ORDINAL:
+        raise DosingError(
+            "anchor",
+            "every planned date between 0001-01-01 and 9999-12-31",
+            f"{day.isoformat()} moved by {days} days is off the calendar",
+        )
+    return day_of_ordinal(ordinal)
 
 
+_LAST_ORDINAL = date.max.toordinal()
 #: Dates are immutable: thousands of plans name the same few thousand days, so they share them.
 _DAYS: dict[int, date] = {}
 
@@ -114,6 +123,12 @@ def _add_months(day: date, months: int) -> date:
         return date(day.year, day.month, day.day)
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
+    if not MINYEAR <= year <= MAXYEAR:
+        raise DosingError(
+            "anchor",
+            "every planned date between 0001-01-01 and 9999-12-31",
+            f"{day.isoformat()} moved by {months} months is off the calendar",
+        )
     return date(year, month + 1, min(day.day, _month_length(year, month + 1)))
 
 
@@ -155,7 +170,14 @@ def local_anchor_date(anchor: date | datetime, timezone: str) -> date:
                 "date, or date-time with a UTC offset",
                 "a bare local time is ambiguous; add an offset",
             )
-        local = pendulum.instance(anchor).in_timezone(timezone)
+        try:
+            local = pendulum.instance(anchor).in_timezone(timezone)
+        except OverflowError as error:
+            raise DosingError(
+                "anchor",
+                "every planned date between 0001-01-01 and 9999-12-31",
+                f"{anchor.isoformat()} is off the calendar in {timezone}",
+            ) from error
         return date(local.year, local.month, local.day)
     return anchor
 
