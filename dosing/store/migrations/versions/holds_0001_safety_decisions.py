@@ -5,7 +5,7 @@ recorded decision naming that review lifts it. Like the other ledger tables, ``s
 refuses UPDATE and DELETE in the database itself.
 
 Revision ID: holds_0001
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22 05:40:00
 """
 
@@ -18,7 +18,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "holds_0001"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
