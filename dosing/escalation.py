@@ -30,6 +30,8 @@ class CohortMember(BaseModel):
 class CohortReviewRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    #: The ledger's id of the review (a later review of the same cohort supersedes it).
+    review_id: int | None = None
     cohort: int
     safe: bool
     reviewed_on: date
@@ -65,12 +67,12 @@ class CohortSlot(BaseModel):
     expansion: bool
 
 
-def _latest_review(reviews: list[CohortReviewRecord], cohort: int) -> CohortReviewRecord | None:
+def latest_review(reviews: list[CohortReviewRecord], cohort: int) -> CohortReviewRecord | None:
     mine = [review for review in reviews if review.cohort == cohort]
     return mine[-1] if mine else None
 
 
-def _window_end(members: list[CohortMember], days: int) -> date | None:
+def window_end(members: list[CohortMember], days: int) -> date | None:
     if not members or any(member.first_dose is None for member in members):
         return None
     return max(member.first_dose for member in members if member.first_dose is not None) + timedelta(
@@ -87,27 +89,35 @@ def _gate(
 ) -> str | None:
     """Why cohort ``previous + 1`` may not open yet, or None when it may."""
     level = escalation.order[previous - 1]
+    for earlier in range(1, previous):
+        # Issue 9: a later cohort reviewed safe never outweighs an earlier one reviewed unsafe.
+        earlier_review = latest_review(reviews, earlier)
+        if earlier_review is not None and not earlier_review.safe:
+            return (
+                f"cohort {earlier} ({escalation.order[earlier - 1]}) was reviewed unsafe on "
+                f"{earlier_review.reviewed_on.isoformat()}"
+            )
     cohort_members = [member for member in members if member.cohort == previous]
     if len(cohort_members) < escalation.cohort_size:
         return f"cohort {previous} ({level}) has {len(cohort_members)} of {escalation.cohort_size} subjects"
-    window_end = _window_end(cohort_members, escalation.safety_window_days)
-    if window_end is None:
+    ends = window_end(cohort_members, escalation.safety_window_days)
+    if ends is None:
         waiting = sorted(m.subject_code for m in cohort_members if m.first_dose is None)
         return f"cohort {previous} ({level}): no first dose recorded yet for {', '.join(waiting)}"
-    if as_of < window_end:
+    if as_of < ends:
         return (
             f"cohort {previous} ({level}) is within its {escalation.safety_window_days}-day safety window "
-            f"until {window_end.isoformat()}"
+            f"until {ends.isoformat()}"
         )
-    review = _latest_review(reviews, previous)
+    review = latest_review(reviews, previous)
     if review is None:
         return f"cohort {previous} ({level}) has no safety review yet"
     if not review.safe:
         return f"cohort {previous} ({level}) was reviewed unsafe on {review.reviewed_on.isoformat()}"
-    if review.reviewed_on < window_end:
+    if review.reviewed_on < ends:
         return (
             f"cohort {previous} ({level}) was reviewed on {review.reviewed_on.isoformat()}, before its "
-            f"safety window ended on {window_end.isoformat()}; a review must cover the whole window"
+            f"safety window ended on {ends.isoformat()}; a review must cover the whole window"
         )
     return None
 
@@ -120,13 +130,34 @@ def _rule(escalation: Escalation) -> str:
     )
 
 
+def _above_cap(escalation: Escalation, level: str | None, level_cap: str | None) -> str | None:
+    """Why ``level`` may not open after an investigator resumed the study at ``level_cap``."""
+    if (
+        level_cap is None
+        or level is None
+        or level_cap not in escalation.order
+        or level not in escalation.order
+    ):
+        return None
+    if escalation.order.index(level) > escalation.order.index(level_cap):
+        return f"the study resumed at level {level_cap} by an investigator's decision; {level} is above it"
+    return None
+
+
 def cohort_states(
     escalation: Escalation,
     members: list[CohortMember],
     reviews: list[CohortReviewRecord],
     as_of: date,
+    *,
+    held: str | None = None,
+    level_cap: str | None = None,
 ) -> list[CohortState]:
-    """Every cohort (and the expansion) with its members, safety window, review and whether it is open."""
+    """Every cohort (and the expansion) with its members, safety window, review and whether it is open.
+
+    ``held``: why the study is on a safety hold (no cohort opens); ``level_cap``: the level an
+    investigator resumed the study at (no cohort above it opens).
+    """
     states = []
     levels = len(escalation.order)
     for cohort in range(1, levels + 2):
@@ -138,9 +169,15 @@ def cohort_states(
         else:
             arm = escalation.order[cohort - 1]
         why = None if cohort == 1 else _gate(escalation, cohort - 1, members, reviews, as_of)
+        if expansion and level_cap is not None:
+            why = _gate(escalation, escalation.order.index(level_cap) + 1, members, reviews, as_of)
         if why is None and len(cohort_members) >= size:
             why = "full"
-        review = _latest_review(reviews, cohort)
+        if why is None and not expansion:
+            why = _above_cap(escalation, arm, level_cap)
+        if why is None and held is not None:
+            why = held
+        review = latest_review(reviews, cohort)
         states.append(
             CohortState(
                 cohort=cohort,
@@ -149,7 +186,7 @@ def cohort_states(
                 size=size,
                 enrolled=len(cohort_members),
                 members=[member.subject_code for member in cohort_members],
-                safety_window_ends=_window_end(cohort_members, escalation.safety_window_days),
+                safety_window_ends=window_end(cohort_members, escalation.safety_window_days),
                 review=None if review is None else ("safe" if review.safe else "unsafe"),
                 reviewed_on=None if review is None else review.reviewed_on,
                 open=why is None,
@@ -165,8 +202,14 @@ def next_slot(
     reviews: list[CohortReviewRecord],
     as_of: date,
     requested_arm: str | None,
+    *,
+    level_cap: str | None = None,
 ) -> CohortSlot:
-    """The cohort, position and arm of the next subject, or a DosingError on "arm" naming the rule."""
+    """The cohort, position and arm of the next subject, or a DosingError on "arm" naming the rule.
+
+    After an investigator resumed a held study at ``level_cap``, cohorts above it stay closed and the
+    expansion opens at that level (or below) once the cohort of that level passes its gate.
+    """
     levels = len(escalation.order)
     rule = _rule(escalation)
     for cohort in range(1, levels + 1):
@@ -174,6 +217,8 @@ def next_slot(
         if len(filled) >= escalation.cohort_size:
             continue
         level = escalation.order[cohort - 1]
+        if _above_cap(escalation, level, level_cap) is not None:
+            break
         if cohort > 1:
             why = _gate(escalation, cohort - 1, members, reviews, as_of)
             if why is not None:
@@ -192,10 +237,14 @@ def next_slot(
             rule,
             f"enrollment is complete: all cohorts and the expansion of {escalation.expansion_size}",
         )
-    why = _gate(escalation, levels, members, reviews, as_of)
+    gated = levels if level_cap is None else escalation.order.index(level_cap) + 1
+    why = _gate(escalation, gated, members, reviews, as_of)
     if why is not None:
         raise DosingError("arm", rule, f"the expansion is not open: {why}")
-    selected = expanded[0].arm if expanded else requested_arm
+    selected = expanded[0].arm if expanded else (requested_arm or level_cap)
+    capped = _above_cap(escalation, selected, level_cap)
+    if capped is not None:
+        raise DosingError("arm", rule, f"the expansion is not open at {selected}: {capped}")
     if selected is None:
         raise DosingError("arm", rule, "the expansion needs the selected dose level: name the arm")
     if requested_arm is not None and requested_arm != selected:
@@ -204,7 +253,7 @@ def next_slot(
         )
     if selected not in escalation.order:
         raise DosingError("arm", rule, f"{selected!r} is not an escalation level")
-    review = _latest_review(reviews, escalation.order.index(selected) + 1)
+    review = latest_review(reviews, escalation.order.index(selected) + 1)
     if review is None or not review.safe:
         raise DosingError("arm", rule, f"the selected level {selected!r} has no cohort reviewed safe")
     return CohortSlot(cohort=expansion, position=len(expanded) + 1, arm=selected, expansion=True)

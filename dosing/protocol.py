@@ -8,9 +8,11 @@ its choice in ``decisions`` so a reviewer can check it against the record.
 
 from __future__ import annotations
 
+import itertools
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import pendulum
@@ -352,6 +354,27 @@ class Escalation(_Model):
     gate: str
 
 
+class StoppingTrigger(StrEnum):
+    """What, recorded in the ledger, sets a stopping rule off."""
+
+    #: A cohort's safety review concluded unsafe (the ledger's record of an SAE finding).
+    COHORT_REVIEWED_UNSAFE = "cohort_reviewed_unsafe"
+
+
+class StoppingAction(StrEnum):
+    #: No cohort opens, no dose is prepared or recorded as given, until an investigator decides.
+    SAFETY_HOLD = "safety_hold"
+
+
+class StoppingRule(_Model):
+    """A rule of the protocol that stops the study, as data the ledger enforces."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    trigger: StoppingTrigger
+    action: StoppingAction
+    record_says: str = Field(description="The registry record's words this rule encodes.")
+
+
 class Preparation(_Model):
     final_volume: VolumeText
     final_volume_source: Literal["record", "site_choice"]
@@ -376,12 +399,15 @@ class Offset(_Model):
     hours: int = 0
 
     def describe(self) -> str:
-        parts = [
-            f"{n} {unit}"
-            for n, unit in ((self.months, "months"), (self.days, "days"), (self.hours, "h"))
-            if n
-        ]
-        return " ".join(parts) or "0 days"
+        return _describe_offset(self.months, self.days, self.hours)
+
+
+@lru_cache(maxsize=1024)
+def _describe_offset(months: int, days: int, hours: int) -> str:
+    # Called once per planned assessment (tens of thousands of times for a handful of offsets): the
+    # text depends on the three numbers only, so build it once and share the string.
+    parts = [f"{n} {unit}" for n, unit in ((months, "months"), (days, "days"), (hours, "h")) if n]
+    return " ".join(parts) or "0 days"
 
 
 class FollowUp(_Model):
@@ -413,9 +439,13 @@ class Protocol(_Model):
     anchor: Anchor
     administrations: list[AdministrationSpec] = Field(min_length=1)
     rescheduling: ReschedulePolicy
+    #: No rescheduling policy places two administrations closer than this (whole local calendar days).
+    minimum_interval_days: int = Field(ge=1)
     arms: list[Arm] = Field(min_length=1)
     allocation: Allocation
     escalation: Escalation | None = None
+    #: What stops the study; an empty list states that the record gives none (see ``decisions``).
+    stopping_rules: list[StoppingRule]
     preparation: Preparation
     eligibility: Eligibility = Eligibility()
     follow_up: list[FollowUp] = Field(default_factory=list)
@@ -431,6 +461,13 @@ class Protocol(_Model):
             _check_offset_convention(spec, self.anchor.day_numbering, f"administrations.{index}")
         for index, arm in enumerate(self.arms):
             _check_dose_rule(arm, self.product, len(self.administrations), f"arms.{index}.dose")
+        _check_minimum_interval(self)
+        for index, rule in enumerate(self.stopping_rules):
+            if rule.trigger is StoppingTrigger.COHORT_REVIEWED_UNSAFE and self.escalation is None:
+                raise FieldRuleError(
+                    f"stopping_rules.{index}.trigger",
+                    f"stopping rule {rule.id}: cohort_reviewed_unsafe needs escalation cohorts",
+                )
         if self.escalation is not None:
             unknown = [arm_id for arm_id in self.escalation.order if arm_id not in arm_ids]
             if unknown:
@@ -472,6 +509,21 @@ def _check_unique(what: str, ids: list[str]) -> None:
     duplicates = sorted({item for item in ids if ids.count(item) > 1})
     if duplicates:
         raise FieldRuleError(what, f"{what}: duplicate ids {duplicates}")
+
+
+def _check_minimum_interval(protocol: Protocol) -> None:
+    """The planned targets themselves keep the minimum interval, or no policy could."""
+    from dosing.schedule import days_from_anchor
+
+    numbering = protocol.anchor.day_numbering
+    targets = [days_from_anchor(spec, numbering) for spec in protocol.administrations]
+    for index, (before, after) in enumerate(itertools.pairwise(targets), start=1):
+        if after - before < protocol.minimum_interval_days:
+            raise FieldRuleError(
+                "minimum_interval_days",
+                f"administrations {index} and {index + 1} are planned {after - before} days apart, "
+                f"closer than minimum_interval_days {protocol.minimum_interval_days}",
+            )
 
 
 def _check_offset_convention(spec: AdministrationSpec, numbering: DayNumbering, at: str) -> None:

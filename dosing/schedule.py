@@ -7,9 +7,9 @@ day of February (29th in a leap year).
 
 from __future__ import annotations
 
-from calendar import monthrange
-from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
-from functools import cache
+from collections.abc import Collection, Mapping
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time
+from functools import cache, lru_cache
 
 import pendulum
 from pendulum.tz.timezone import Timezone
@@ -72,17 +72,32 @@ def window_offsets(
 def add_days(day: date, days: int) -> date:
     """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone).
 
+    Always a plain :class:`date`, even for a pendulum ``Date`` (a subclass with its own arithmetic).
     A plan that runs off the calendar (an anchor of 9999-12-31) is bad input, refused by its rule.
     """
-    try:
-        moved = day + timedelta(days=days)
-    except OverflowError as error:
+    ordinal = day.toordinal() + days
+    if not 1 <= ordinal <= _LAST_ORDINAL:
         raise DosingError(
             "anchor",
             "every planned date between 0001-01-01 and 9999-12-31",
             f"{day.isoformat()} moved by {days} days is off the calendar",
-        ) from error
-    return date(moved.year, moved.month, moved.day)
+        )
+    return day_of_ordinal(ordinal)
+
+
+_LAST_ORDINAL = date.max.toordinal()
+#: Dates are immutable: thousands of plans name the same few thousand days, so they share them.
+_DAYS: dict[int, date] = {}
+
+
+def day_of_ordinal(ordinal: int) -> date:
+    """``date.fromordinal(ordinal)``, one shared object per day."""
+    day = _DAYS.get(ordinal)
+    if day is None:
+        if len(_DAYS) >= 100_000:
+            _DAYS.clear()
+        day = _DAYS[ordinal] = date.fromordinal(ordinal)
+    return day
 
 
 @cache
@@ -93,8 +108,20 @@ def _zone(name: str) -> Timezone:
     return zone
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_length(year: int, month: int) -> int:
+    # calendar.monthrange also computes the weekday of the 1st, which this hot path never needs.
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def _add_months(day: date, months: int) -> date:
     """Calendar months; a day that the target month lacks clamps to its last day (Jan 31 -> Feb 29)."""
+    if not months:
+        return date(day.year, day.month, day.day)
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
     if not MINYEAR <= year <= MAXYEAR:
@@ -103,7 +130,7 @@ def _add_months(day: date, months: int) -> date:
             "every planned date between 0001-01-01 and 9999-12-31",
             f"{day.isoformat()} moved by {months} months is off the calendar",
         )
-    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+    return date(year, month + 1, min(day.day, _month_length(year, month + 1)))
 
 
 def _resolve(naive: datetime, zone: Timezone) -> pendulum.DateTime:
@@ -164,7 +191,14 @@ def local_start(day: date, at: time, timezone: str) -> pendulum.DateTime:
     occurrence. Both are the readings a nurse looking at the ward clock would make.
     """
     # (pendulum.datetime's default, fold=1, would read an ambiguous time as its second occurrence.)
-    return _resolve(datetime(day.year, day.month, day.day, at.hour, at.minute), _zone(timezone))
+    return _local_start(date(day.year, day.month, day.day), at.hour, at.minute, timezone)
+
+
+@lru_cache(maxsize=16384)
+def _local_start(day: date, hour: int, minute: int, timezone: str) -> pendulum.DateTime:
+    # Every patient planned on the same day at the same site starts at the same instant: one immutable
+    # DateTime shared by all their plans (time and memory when planning thousands of patients).
+    return _resolve(datetime(day.year, day.month, day.day, hour, minute), _zone(timezone))
 
 
 def offset_date(start: date, offset: Offset) -> date:
@@ -178,15 +212,53 @@ def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTi
     zone = start.tzinfo
     if not isinstance(zone, Timezone):  # a fixed offset or another tzinfo: let pendulum do it
         return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
-    moved = start
-    if offset.months or offset.days:
-        day = offset_date(start.date(), offset)
-        moved = _resolve(datetime.combine(day, start.time()), zone)
-    if offset.hours:
-        # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
-        later = datetime.fromtimestamp(moved.timestamp() + offset.hours * 3600, UTC)
-        moved = _resolve_instant(later, zone)
-    return moved
+    if not (offset.months or offset.days or offset.hours):
+        return start
+    return due_and_day(start, offset)[0]
+
+
+def due_and_day(start: pendulum.DateTime, offset: Offset) -> tuple[pendulum.DateTime, date]:
+    """:func:`offset_datetime` for a start in an IANA zone, with the local date it falls on.
+
+    Patients whose doses fall on the same day (in any protocol at a site in the same zone) share
+    their follow-up instants: computed once, one immutable DateTime and date in every plan.
+    """
+    zone = start.tzinfo
+    if not isinstance(zone, Timezone) or not (offset.months or offset.days or offset.hours):
+        due = offset_datetime(start, offset)
+        return due, day_of_ordinal(due.toordinal())
+    # Equal aware datetimes in one zone object compare by wall clock and ignore the fold: the fold
+    # and the zone complete the key (its id: ``start`` in the key keeps the zone alive).
+    key = (start, start.fold, id(zone))
+    moved = _MOVED.get(key)
+    if moved is None:
+        if len(_MOVED) >= 50_000:
+            _MOVED.clear()
+        moved = _MOVED[key] = {}
+    text = offset.describe()  # names the months, days and hours
+    found = moved.get(text)
+    if found is None:
+        due = _offset_moment(start, zone, offset.months, offset.days, offset.hours)
+        found = moved[text] = (due, day_of_ordinal(due.toordinal()))
+    return found
+
+
+_MOVED: dict[tuple[datetime, int, int], dict[str, tuple[pendulum.DateTime, date]]] = {}
+
+
+def _offset_moment(start: datetime, zone: Timezone, months: int, days: int, hours: int) -> pendulum.DateTime:
+    moved: datetime = start
+    if months or days:
+        day = add_days(_add_months(start, months), days)
+        wall = datetime(
+            day.year, day.month, day.day, start.hour, start.minute, start.second, start.microsecond
+        )
+        moved = _resolve(wall, zone)
+        if not hours:
+            return moved
+    # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
+    later = datetime.fromtimestamp(moved.timestamp() + hours * 3600, UTC)
+    return _resolve_instant(later, zone)
 
 
 def _resolve_instant(moment: datetime, zone: Timezone) -> pendulum.DateTime:
@@ -216,35 +288,94 @@ class Rescheduled(BaseModel):
     new_window: tuple[date, date]
 
 
-def reschedule(
-    planned: list[AdministrationDates], sequence: int, given_on: date, policy: ReschedulePolicy
-) -> list[Rescheduled]:
-    """Changes to the doses after ``sequence`` when it was given on ``given_on``, under ``policy``.
+def effective_plan(
+    planned: list[AdministrationDates],
+    given: Mapping[int, date],
+    policy: ReschedulePolicy,
+    *,
+    minimum_interval_days: int,
+    skipped: Collection[int] = (),
+) -> list[AdministrationDates]:
+    """The protocol's plan moved by the administration days actually recorded (``given``), under
+    ``policy``; never by earlier reschedules, so the answer depends on the facts alone.
 
-    Returns only the doses that move; applying them is the caller's (audited) decision.
+    A dose given on a day moves the doses after it (up to the next given dose) by its delay against
+    the protocol's own target: ``shift_later`` moves target and window, ``clamp_to_window`` moves the
+    target but keeps it inside the dose's own window, ``keep_original`` moves nothing. Whatever the
+    policy, no dose is placed (target, or window opening) closer than ``minimum_interval_days`` after
+    the administration before it; where that pushes a target past its window, the window's end follows
+    the target, because the interval is a safety rule and the window only a tolerance.
+    A skipped dose is no administration: it neither moves later doses nor counts for the interval.
+    """
+    result = []
+    shift = 0
+    previous: date | None = None
+    for dates in planned:
+        if dates.sequence in given:
+            day = given[dates.sequence]
+            shift = (day - dates.target_date).days
+            previous = day
+            result.append(dates)
+            continue
+        target, earliest, latest = dates.target_date, dates.earliest, dates.latest
+        if policy is ReschedulePolicy.SHIFT_LATER:
+            target, earliest, latest = (add_days(day, shift) for day in (target, earliest, latest))
+        elif policy is ReschedulePolicy.CLAMP_TO_WINDOW:
+            target = min(max(add_days(target, shift), earliest), latest)
+        if previous is not None:
+            floor = add_days(previous, minimum_interval_days)
+            tolerance_after = (dates.latest - dates.target_date).days
+            target, earliest = max(target, floor), max(earliest, floor)
+            if target > latest:
+                latest = add_days(target, tolerance_after)
+        result.append(
+            dates.model_copy(update={"target_date": target, "earliest": earliest, "latest": latest})
+        )
+        if dates.sequence not in skipped:
+            previous = target
+    return result
+
+
+def reschedule(
+    planned: list[AdministrationDates],
+    sequence: int,
+    given_on: date,
+    policy: ReschedulePolicy,
+    *,
+    minimum_interval_days: int,
+    given: Mapping[int, date] | None = None,
+    skipped: Collection[int] = (),
+    current: list[AdministrationDates] | None = None,
+) -> list[Rescheduled]:
+    """Changes to the doses after ``sequence`` when it was (or will be) given on ``given_on``.
+
+    ``planned`` is the protocol's plan; ``given`` the other doses' recorded administration days;
+    ``current`` what the doses show now (default: the plan). The new dates are
+    :func:`effective_plan` of the facts, so a reschedule already applied changes nothing. Returns only
+    the doses that move and were neither given nor skipped; applying them is the caller's (audited)
+    decision.
     """
     by_sequence = {dates.sequence: dates for dates in planned}
     if sequence not in by_sequence:
         raise DosingError("dose", f"one of doses 1-{len(planned)}", f"there is no dose {sequence}")
-    delay = (given_on - by_sequence[sequence].target_date).days
-    if delay == 0 or policy is ReschedulePolicy.KEEP_ORIGINAL:
-        return []
+    facts = {**(given or {}), sequence: given_on}
+    effective = effective_plan(
+        planned, facts, policy, minimum_interval_days=minimum_interval_days, skipped=skipped
+    )
+    now = {dates.sequence: dates for dates in (current if current is not None else planned)}
     changes = []
-    for dates in planned:
-        if dates.sequence <= sequence:
+    for dates in effective:
+        if dates.sequence <= sequence or dates.sequence in facts or dates.sequence in skipped:
             continue
-        new_target = add_days(dates.target_date, delay)
-        new_window = (add_days(dates.earliest, delay), add_days(dates.latest, delay))
-        if policy is ReschedulePolicy.CLAMP_TO_WINDOW:
-            new_target = min(max(new_target, dates.earliest), dates.latest)
-            new_window = (dates.earliest, dates.latest)
-        if new_target != dates.target_date or new_window != (dates.earliest, dates.latest):
+        old = now[dates.sequence]
+        new_window = (dates.earliest, dates.latest)
+        if dates.target_date != old.target_date or new_window != (old.earliest, old.latest):
             changes.append(
                 Rescheduled(
                     sequence=dates.sequence,
-                    old_target=dates.target_date,
-                    new_target=new_target,
-                    old_window=(dates.earliest, dates.latest),
+                    old_target=old.target_date,
+                    new_target=dates.target_date,
+                    old_window=(old.earliest, old.latest),
                     new_window=new_window,
                 )
             )

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from dosing.dose import PreparationFigures
     from dosing.pharmacy.lots import Lot
     from dosing.pharmacy.worksheet import DoseToPrepare
+    from dosing.stopping import StudyHold
 
 COLUMNS = [
     "planned_start",
@@ -74,8 +75,11 @@ def reference_figures(dose: DoseToPrepare) -> PreparationFigures | None:
     )
 
 
-def prep_row(dose: DoseToPrepare, lots: list[Lot], do_not_dispense_days: int) -> dict[str, Any]:
-    """One line of the list: the worksheet's figures with the first-expiring usable lot, if any."""
+def prep_row(
+    dose: DoseToPrepare, lots: list[Lot], do_not_dispense_days: int, hold: StudyHold | None = None
+) -> dict[str, Any]:
+    """One line of the list: the worksheet's figures with the first-expiring usable lot, if any; a dose
+    of a study on a safety hold (``hold``) is listed with the refusal."""
     from dosing.pharmacy.worksheet import worksheet_with_first_expiring_lot
 
     row: dict[str, Any] = {
@@ -94,6 +98,8 @@ def prep_row(dose: DoseToPrepare, lots: list[Lot], do_not_dispense_days: int) ->
     product_lots = [lot for lot in lots if lot.product.casefold() == protocol.product.name.casefold()]
     figures: PreparationFigures | None
     try:
+        if hold is not None:
+            hold.refuse("dose", "preparing a dose")
         if product_lots:
             worksheet = worksheet_with_first_expiring_lot(
                 protocol, dose, product_lots, do_not_dispense_days=do_not_dispense_days
@@ -131,13 +137,17 @@ def prep_row(dose: DoseToPrepare, lots: list[Lot], do_not_dispense_days: int) ->
 def doses_to_prepare(
     database_url: str | None, site: str | None, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
+    from dosing.store.ledger.safety_hold import study_hold
     from dosing.store.lots import doses_due, get_pharmacy_settings, list_lots
 
     store = store_for(database_url)
     due = [dose for dose in doses_due(store, start, end, as_of=start) if site is None or dose.site == site]
     lots = [registered.lot for registered in list_lots(store)] if due else []
     days = get_pharmacy_settings().do_not_dispense_days
-    return [prep_row(dose, lots, days) for dose in due]
+    holds = {
+        protocol_id: study_hold(store, protocol_id) for protocol_id in {dose.protocol_id for dose in due}
+    }
+    return [prep_row(dose, lots, days, holds[dose.protocol_id]) for dose in due]
 
 
 @flow(name="pharmacy-prep-list", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)

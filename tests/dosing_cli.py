@@ -49,7 +49,7 @@ def _signs(args: tuple[str, ...]) -> bool:
         return True
     if args[0] == "reschedule" and "--apply" in args:
         return True
-    return args[0] == "cohorts" and "--review" in args
+    return args[0] == "cohorts" and ("--review" in args or "--decide" in args)
 
 
 def faketime_env(clock: str) -> dict[str, str]:

@@ -235,6 +235,7 @@ def prep(
     from dosing.pharmacy.render import LabelOptions, write_worksheet_files
     from dosing.pharmacy.worksheet import DoseToPrepare, build_worksheet, worksheet_with_first_expiring_lot
     from dosing.store import open_store
+    from dosing.store.ledger.safety_hold import study_hold
     from dosing.store.lots import dose_of_subject, doses_due, get_lot, list_lots
 
     as_of = _as_of(as_of_text)
@@ -273,6 +274,7 @@ def prep(
             "planned_start": item.planned_start.isoformat(),
         }
         try:
+            study_hold(store, item.protocol_id).refuse("dose", "preparing a dose")
             if chosen is not None:
                 sheet = build_worksheet(protocol, item, chosen, do_not_dispense_days=do_not_dispense_days)
             else:

@@ -80,7 +80,12 @@ def reschedule(
         f"({result.delay_days:+d} days), policy {result.policy.value}"
     )
     if not result.changes:
-        click.echo("no later dose moves")
+        # The plan is a function of the recorded days: a reschedule already applied has nothing left.
+        click.echo(
+            f"nothing to change: the doses after dose {result.sequence} already follow its day "
+            f"{result.given_on.isoformat()} under {result.policy.value} "
+            "(minimum interval and recorded doses included)"
+        )
         return
     rows = [
         (

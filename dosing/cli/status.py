@@ -61,7 +61,10 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
                 f"{dose.earliest.isoformat()}..{dose.latest.isoformat()}",
                 dose.planned_start.strftime("%Y-%m-%d %H:%M"),
                 str(dose.ordered_dose) if dose.ordered_dose else dose.intervention,
-                status_text(dose.status),
+                # A held study gives no dose: nothing due shows as due.
+                "held: " + view.hold.split(":")[0]
+                if view.hold and dose.given is None and dose.status.state.value in {"upcoming", "window_open"}
+                else status_text(dose.status),
                 given.started_at.astimezone(dose.planned_start.tzinfo).strftime("%Y-%m-%d %H:%M")
                 if given
                 else "",
@@ -76,6 +79,8 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
         f"{view.subject_code}  {view.protocol_id}  arm {view.arm}  site {view.site} ({view.timezone})  "
         f"weight {view.weight}  anchor {view.anchor_date.isoformat()}"
     )
+    if view.hold:
+        click.echo(f"held: {view.hold}")
     click.echo(table(_STATUS_HEADERS, rows))
     signed = [(dose.sequence, dose.given.signed) for dose in view.doses if dose.given and dose.given.signed]
     if signed:

@@ -37,7 +37,7 @@ ENTRY_FIELDS = (
 #: Tables whose every row must have been written by an audited change (checked by :func:`verify`).
 COVERED_TABLES = (
     "subjects", "enrollments", "planned_administrations", "planned_assessments", "administration_events",
-    "cohort_reviews", "lots", "signatures",
+    "cohort_reviews", "lots", "signatures", "safety_decisions",
 )  # fmt: skip
 
 _HEAD = "dosing.chain.head"

@@ -149,6 +149,28 @@ class CohortReviewForm(_Form):
     safe: bool
     reviewed_on: date
     notes: Note | None = None
+    #: Needed (and audited) for a review before the safety window ended, or one superseding another.
+    reason: str | None = Field(default=None, max_length=500)
+
+    _strip = field_validator("reason")(_text)
+
+
+class SafetyDecisionForm(_Form):
+    """An investigator's decision on a study's safety hold."""
+
+    protocol_id: str
+    action: Literal["resume", "terminate"]
+    #: For resume: the dose level the study goes on at.
+    level: str | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    decided_on: date
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a decision on a safety hold is audited with its reason")
+        return value.strip()
 
 
 class EnrollmentRequest(EnrollmentForm, _Stamp):
@@ -172,6 +194,10 @@ class RescheduleRequest(RescheduleForm, _Stamp):
 
 
 class CohortReviewRequest(CohortReviewForm, _Stamp):
+    pass
+
+
+class SafetyDecisionRequest(SafetyDecisionForm, _Stamp):
     pass
 
 
@@ -268,6 +294,8 @@ class SubjectView(_View):
     randomization_number: int | None
     doses: list[DoseView]
     assessments: list[AssessmentView]
+    #: "safety stop: ..." or "study terminated: ..." while the study's stopping rule holds every dose.
+    hold: str | None = None
 
 
 class OverdueRow(_View):

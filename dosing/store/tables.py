@@ -311,3 +311,27 @@ TABLES = [
     LoginSession,
     Signature,
 ]
+
+
+class SafetyDecision(SQLModel, table=True):
+    """An investigator's decision on a safety hold: resume (at a named level) or terminate. Insert-only.
+
+    It names the unsafe review whose hold it lifts; ``lifts_review_id`` is unique, so two decisions
+    taken at the same moment on the same hold cannot both be written.
+    """
+
+    __tablename__ = "safety_decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol_id: str = Field(max_length=64, index=True)
+    lifts_review_id: int = Field(foreign_key="cohort_reviews.id", unique=True)
+    #: resume | terminate
+    action: str = Field(max_length=16)
+    level: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=500)
+    decided_on: date
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=128)
+
+
+TABLES.append(SafetyDecision)

@@ -73,7 +73,13 @@ def test_reschedule_keeps_the_uid_and_raises_sequence(reader: Reader) -> None:
     dates = [
         AdministrationDates(**d.model_dump(include=set(AdministrationDates.model_fields))) for d in doses
     ]
-    changes = reschedule(dates, 2, dates[1].target_date + timedelta(days=2), protocol.rescheduling)
+    changes = reschedule(
+        dates,
+        2,
+        dates[1].target_date + timedelta(days=2),
+        protocol.rescheduling,
+        minimum_interval_days=protocol.minimum_interval_days,
+    )
     moved = {d.sequence: d for d in apply_reschedule(dates, changes)}
     revised = []
     for dose in doses:

@@ -154,6 +154,8 @@ def test_cohorts_and_database_commands(dosing) -> None:  # type: ignore[no-untyp
         (1, "low", 1, True),
         (2, "middle", 0, False),
     ]
+    # Issue 9: nobody in cohort 1 was dosed, so there is nothing to review safe.
     review = dosing("cohorts", "NCT04822922", "--review", "1", "--safe", "--reviewed-on", "2027-01-05",
-                    clock="2027-01-05T09:00+08:00")  # fmt: skip
-    assert "cohort 1 marked safe" in review.stdout
+                    clock="2027-01-05T09:00+08:00", ok=False)  # fmt: skip
+    assert review.returncode == 2
+    assert review.stderr.startswith("error: safe: cohort 1 (low): no member has a dose recorded as given")

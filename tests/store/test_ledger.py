@@ -465,15 +465,22 @@ def test_shift_later_moves_later_doses_by_the_delay_after_a_preview(store: Store
     assert [r.sequence for r in ledger.overdue(store, at("2026-12-09T12:00:00+08:00"))] == [1, 2]
 
 
-def test_keep_original_moves_nothing_and_another_policy_needs_a_reason(store: Store) -> None:
+def test_keep_original_moves_only_what_the_minimum_interval_needs_and_another_policy_needs_a_reason(
+    store: Store,
+) -> None:
     ledger.enroll(store, enrollment())
     given(store, 2, "2026-12-06T10:00:00+08:00", as_of="2026-12-06T11:00:00+08:00")
     with pytest.raises(DosingError) as refused:
         _reschedule(store, 2, apply=True, policy=ReschedulePolicy.KEEP_ORIGINAL)
     assert refused.value.field == "policy"
     kept = _reschedule(store, 2, apply=True, policy=ReschedulePolicy.KEEP_ORIGINAL, reason="PI decision")
-    assert kept.changes == [] and kept.policy is ReschedulePolicy.KEEP_ORIGINAL
-    assert dose_state(store, 3, "2026-12-06T12:00:00+08:00").target_date == date(2026, 12, 7)
+    assert kept.policy is ReschedulePolicy.KEEP_ORIGINAL
+    # Dose 2 on the 6th: dose 3 on the 7th would be 1 day later; the 3-day minimum puts it on the 9th.
+    assert [(c.sequence, c.new_target) for c in kept.changes] == [
+        (3, date(2026, 12, 9)),
+        (4, date(2026, 12, 12)),
+    ]
+    assert dose_state(store, 3, "2026-12-06T12:00:00+08:00").target_date == date(2026, 12, 9)
 
 
 def test_clamp_to_window_keeps_later_doses_inside_their_own_windows(store: Store) -> None:
@@ -484,10 +491,11 @@ def test_clamp_to_window_keeps_later_doses_inside_their_own_windows(store: Store
     given(store, 1, f"2026-12-02T10:00:00{tehran}", subject="E-001", as_of=f"2026-12-02T11:00:00{tehran}")
     preview = _reschedule(store, 1, apply=True, subject="E-001")
     assert preview.policy is ReschedulePolicy.CLAMP_TO_WINDOW and preview.delay_days == 1
-    # Dose 2 (day 8, window 7-9) moves one day to the 9th; its window stays where it was.
+    # Dose 2 (day 8, window 7-9) moves one day to the 9th; its window ends where it did, and opens no
+    # sooner than the 6-day minimum interval after the dose before.
     assert [(c.sequence, c.new_target, c.new_window) for c in preview.changes] == [
-        (2, date(2026, 12, 9), (date(2026, 12, 7), date(2026, 12, 9))),
-        (3, date(2026, 12, 16), (date(2026, 12, 14), date(2026, 12, 16))),
+        (2, date(2026, 12, 9), (date(2026, 12, 8), date(2026, 12, 9))),
+        (3, date(2026, 12, 16), (date(2026, 12, 15), date(2026, 12, 16))),
     ]
     view = ledger.subject_view(store, "E-001", at(f"2026-12-09T00:00:00{tehran}"))
     assert view.doses[1].target_date == date(2026, 12, 9) and view.doses[1].latest == date(2026, 12, 9)
@@ -611,10 +619,15 @@ def test_escalation_opens_the_next_cohort_only_after_a_full_safety_window_and_a_
         actor="dsmb",
         as_of=at("2026-12-31T00:00:00+00:00"),
     )
-    ledger.review_cohort(store, review)
+    with pytest.raises(DosingError, match="an early review needs --reason"):
+        ledger.review_cohort(store, review)
+    ledger.review_cohort(store, review.model_copy(update={"reason": "interim look by the DSMB"}))
     with pytest.raises(DosingError, match="must cover the whole window"):
         ledger.enroll(store, enrollment(subject="S-005", as_of="2026-12-31T01:00:00+00:00"))
-    ledger.review_cohort(store, review.model_copy(update={"reviewed_on": date(2026, 12, 31)}))
+    final = review.model_copy(update={"reviewed_on": date(2026, 12, 31)})
+    with pytest.raises(DosingError, match="give --reason to supersede it"):
+        ledger.review_cohort(store, final)
+    ledger.review_cohort(store, final.model_copy(update={"reason": "the review after the whole window"}))
     fifth = ledger.enroll(
         store, enrollment(subject="S-005", anchor=date(2027, 1, 2), as_of="2027-01-01T00:00:00+00:00")
     )

@@ -95,7 +95,7 @@ def test_the_expansion_refuses_a_level_never_reviewed_safe() -> None:
     reviews = [safe(1), CohortReviewRecord(cohort=2, safe=False, reviewed_on=WINDOW_ENDS), safe(2), safe(3)]
     only_high = [safe(3), CohortReviewRecord(cohort=1, safe=False, reviewed_on=WINDOW_ENDS)]
     assert next_slot(ESCALATION, everyone, reviews, WINDOW_ENDS, "low").arm == "low"
-    with pytest.raises(DosingError, match="no cohort reviewed safe"):
+    with pytest.raises(DosingError, match=r"cohort 1 \(low\) was reviewed unsafe"):
         next_slot(ESCALATION, everyone, only_high, WINDOW_ENDS, "low")
 
 
@@ -109,3 +109,35 @@ def test_cohort_states_show_members_windows_reviews_and_the_open_cohort() -> Non
     ]
     assert states[0].safety_window_ends == WINDOW_ENDS and states[0].review == "safe"
     assert states[0].why_closed == "full"
+
+
+def test_issue_9_a_later_safe_review_never_outweighs_an_earlier_unsafe_one() -> None:
+    """Cohort 1 safe, cohort 2 dosed, cohort 1 then unsafe, cohort 2 safe: cohort 3 stays closed."""
+    everyone = members(1, "low") + members(2, "middle", first=WINDOW_ENDS)
+    later = WINDOW_ENDS + timedelta(days=30)
+    reviews = [
+        safe(1),
+        CohortReviewRecord(cohort=1, safe=False, reviewed_on=WINDOW_ENDS + timedelta(days=5)),
+        safe(2, later),
+    ]
+    with pytest.raises(
+        DosingError, match=r"cohort 3 \(high\) is not open: cohort 1 \(low\) was reviewed unsafe"
+    ):
+        next_slot(ESCALATION, everyone, reviews, later, None)
+    states = cohort_states(ESCALATION, everyone, reviews, later)
+    assert [(s.cohort, s.open) for s in states] == [(1, False), (2, False), (3, False), (4, False)]
+    assert "cohort 1 (low) was reviewed unsafe" in (states[2].why_closed or "")
+
+
+def test_a_hold_closes_every_cohort_and_a_resume_caps_the_level() -> None:
+    one = members(1, "low")
+    states = cohort_states(ESCALATION, one, [safe(1)], WINDOW_ENDS, held="safety stop: cohort 1")
+    assert [s.open for s in states] == [False, False, False, False]
+    assert states[1].why_closed == "safety stop: cohort 1"
+    capped = cohort_states(ESCALATION, one, [safe(1)], WINDOW_ENDS, level_cap="low")
+    assert [s.open for s in capped] == [False, False, False, True]
+    assert "resumed at level low" in (capped[1].why_closed or "")
+    slot = next_slot(ESCALATION, one, [safe(1)], WINDOW_ENDS, None, level_cap="low")
+    assert (slot.cohort, slot.arm, slot.expansion) == (4, "low", True)
+    with pytest.raises(DosingError, match="middle is above it"):
+        next_slot(ESCALATION, one, [safe(1)], WINDOW_ENDS, "middle", level_cap="low")

@@ -218,3 +218,24 @@ def test_permuted_blocks_need_a_seed_and_a_block_size_that_fits_the_ratios():
 def test_a_quantity_without_its_unit_is_refused():
     error = refused_field("MSC-ACLF-WEEKLY", lambda d: d["preparation"].update(final_volume="100"))
     assert error.field == "MSC-ACLF-WEEKLY.yaml: preparation.final_volume"
+
+
+# --- issue 9: minimum interval and stopping rules --------------------------------------------------------
+
+
+def test_every_file_states_a_minimum_interval_and_its_stopping_rules():
+    for missing in ("minimum_interval_days", "stopping_rules"):
+        error = refused_field("NCT05871463", lambda d, key=missing: d.pop(key))
+        assert error.field == f"NCT05871463.yaml: {missing}"
+
+
+def test_a_minimum_interval_longer_than_the_planned_spacing_is_refused():
+    error = refused_field("NCT04822922", lambda d: d.update(minimum_interval_days=4))
+    assert error.field == "NCT04822922.yaml: minimum_interval_days"
+    assert "administrations 1 and 2 are planned 3 days apart" in error.message
+
+
+def test_a_cohort_stopping_rule_needs_escalation_cohorts():
+    rule = {"id": "sae", "trigger": "cohort_reviewed_unsafe", "action": "safety_hold", "record_says": "x"}
+    error = refused_field("NCT05871463", lambda d: d.update(stopping_rules=[rule]))
+    assert error.field == "NCT05871463.yaml: stopping_rules.0.trigger"

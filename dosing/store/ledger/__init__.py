@@ -17,6 +17,7 @@ from dosing.store.ledger.overdue_rows import overdue
 from dosing.store.ledger.reading import site_views, subject_protocol, subject_timezone, subject_view
 from dosing.store.ledger.recording import record_given, record_skipped
 from dosing.store.ledger.rescheduling import preview_reschedule, reschedule
+from dosing.store.ledger.safety_hold import decide_hold, study_hold
 from dosing.store.ledger.sweep import sweep_missed, sweep_overdue
 from dosing.store.ledger.trail import audit_trail
 from dosing.store.models import (
@@ -62,6 +63,7 @@ __all__ = [
     "audit_trail",
     "cohorts",
     "correct",
+    "decide_hold",
     "enroll",
     "late_candidates",
     "missed_candidates",
@@ -72,6 +74,7 @@ __all__ = [
     "reschedule",
     "review_cohort",
     "site_views",
+    "study_hold",
     "subject_protocol",
     "subject_timezone",
     "subject_view",

@@ -7,11 +7,10 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from dosing import escalation as escalation_rules
 from dosing.errors import DosingError
 from dosing.protocol import Protocol
 from dosing.store import tables as t
-from dosing.store.ledger.escalation_cohorts import _cohort_inputs
+from dosing.store.ledger.escalation_cohorts import _next_cohort_slot
 from dosing.store.models import EnrollmentRequest
 
 
@@ -55,8 +54,7 @@ def _arm_choice(
         number = (current or 0) + 1
         return allocate(protocol, number).arm, "randomization", number, None, None
     if protocol.escalation is not None:
-        members, reviews = _cohort_inputs(session, protocol.id)
-        slot = escalation_rules.next_slot(protocol.escalation, members, reviews, as_of_local, request.arm)
+        slot = _next_cohort_slot(session, protocol, as_of_local, request.arm)
         return slot.arm, "escalation", None, slot.cohort, slot.position
     if request.arm is not None:
         protocol.arm(request.arm)

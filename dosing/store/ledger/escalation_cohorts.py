@@ -10,10 +10,12 @@ from sqlmodel import Session, col
 from dosing import escalation as escalation_rules
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError
+from dosing.protocol import Protocol
 from dosing.store import tables as t
 from dosing.store.db import Store
 from dosing.store.ledger._common import _chunks, _local_date, _utc
 from dosing.store.ledger.audit_entry import _audit
+from dosing.store.ledger.safety_hold import study_hold
 from dosing.store.ledger.views import _load_events
 from dosing.store.models import CohortReviewRequest
 
@@ -57,7 +59,7 @@ def _cohort_inputs(
     ]
     reviews = [
         escalation_rules.CohortReviewRecord(
-            cohort=review.cohort, safe=review.safe, reviewed_on=review.reviewed_on
+            review_id=review.id, cohort=review.cohort, safe=review.safe, reviewed_on=review.reviewed_on
         )
         for review in session.scalars(
             select(t.CohortReview)
@@ -76,11 +78,80 @@ def cohorts(store: Store, protocol_id: str, as_of: datetime) -> list[escalation_
     as_of_local = _local_date(as_of, protocol.sites[0].timezone)
     with store.session() as session:
         members, reviews = _cohort_inputs(session, protocol_id)
-    return escalation_rules.cohort_states(protocol.escalation, members, reviews, as_of_local)
+        hold = study_hold(session, protocol.id)
+    return escalation_rules.cohort_states(
+        protocol.escalation,
+        members,
+        reviews,
+        as_of_local,
+        held=hold.reason if hold.stopped else None,
+        level_cap=hold.level_cap,
+    )
+
+
+def _next_cohort_slot(
+    session: Session, protocol: Protocol, as_of_local: date, requested_arm: str | None
+) -> escalation_rules.CohortSlot:
+    """Where the next subject of an escalation study goes; refused while the study is held."""
+    assert protocol.escalation is not None
+    hold = study_hold(session, protocol.id)
+    hold.refuse("arm", "no cohort opens: enrollment")
+    members, reviews = _cohort_inputs(session, protocol.id)
+    return escalation_rules.next_slot(
+        protocol.escalation, members, reviews, as_of_local, requested_arm, level_cap=hold.level_cap
+    )
+
+
+def _review_rule(days: int) -> str:
+    return (
+        f"a cohort is reviewed once every member is past the {days}-day safety window after a dose actually "
+        "given; an earlier review needs a reason (audited)"
+    )
+
+
+def _check_review(
+    request: CohortReviewRequest,
+    days: int,
+    in_cohort: list[escalation_rules.CohortMember],
+    earlier: escalation_rules.CohortReviewRecord | None,
+) -> bool:
+    """Refuse a review that comes too early or twice without a reason; True when it is early."""
+    label = f"cohort {request.cohort} ({in_cohort[0].arm})"
+    if request.safe and all(member.first_dose is None for member in in_cohort):
+        raise DosingError(
+            "safe",
+            "a cohort is reviewed safe only after its members were dosed",
+            f"{label}: no member has a dose recorded as given",
+        )
+    ends = escalation_rules.window_end(in_cohort, days)
+    early = ends is None or request.reviewed_on < ends
+    if early and not request.reason:
+        if ends is None:
+            undosed = ", ".join(m.subject_code for m in in_cohort if m.first_dose is None)
+            why = f"no dose recorded as given yet for {undosed}"
+        else:
+            why = f"its safety window ends on {ends.isoformat()}"
+        raise DosingError(
+            "reviewed on", _review_rule(days), f"{label}: {why}; an early review needs --reason"
+        )
+    if earlier is not None and not request.reason:
+        conclusion = "safe" if earlier.safe else "unsafe"
+        raise DosingError(
+            "review",
+            "one review per cohort; a later review supersedes it with a reason (audited)",
+            f"{label} was already reviewed {conclusion} on {earlier.reviewed_on.isoformat()} "
+            f"(review {earlier.review_id}); give --reason to supersede it",
+        )
+    return early
 
 
 def review_cohort(store: Store, request: CohortReviewRequest) -> int:
-    """Record a cohort's safety review (audited). Returns the review id."""
+    """Record a cohort's safety review (audited). Returns the review id.
+
+    Accepted once every member is past the safety window after a dose actually given; an earlier review
+    (the usual case of an unsafe finding) or a second review of the same cohort needs a reason. An
+    unsafe review sets off the protocol's stopping rules (see :mod:`dosing.stopping`).
+    """
     protocol = get_protocol(request.protocol_id)
     if protocol.escalation is None:
         raise DosingError("protocol", "a dose-escalation study", f"{protocol.id} has no escalation cohorts")
@@ -89,13 +160,21 @@ def review_cohort(store: Store, request: CohortReviewRequest) -> int:
         raise DosingError(
             "cohort", f"cohorts 1-{levels} and the expansion ({levels + 1})", f"no cohort {request.cohort}"
         )
+    if request.reviewed_on > _local_date(request.as_of, protocol.sites[0].timezone):
+        raise DosingError(
+            "reviewed on",
+            "a review is recorded after it took place",
+            f"{request.reviewed_on.isoformat()} is in the future",
+        )
     with store.transaction() as session:
-        members, _ = _cohort_inputs(session, protocol.id)
+        members, reviews = _cohort_inputs(session, protocol.id)
         in_cohort = [member for member in members if member.cohort == request.cohort]
         if not in_cohort:
             raise DosingError(
                 "cohort", "a review covers enrolled subjects", f"cohort {request.cohort} has no subjects"
             )
+        earlier = escalation_rules.latest_review(reviews, request.cohort)
+        early = _check_review(request, protocol.escalation.safety_window_days, in_cohort, earlier)
         review = t.CohortReview(
             protocol_id=protocol.id,
             cohort=request.cohort,
@@ -116,13 +195,23 @@ def review_cohort(store: Store, request: CohortReviewRequest) -> int:
             entity="cohort_reviews",
             entity_id=review.id,
             protocol_id=protocol.id,
-            reason=request.notes,
+            reason=request.reason or request.notes,
+            before=None
+            if earlier is None
+            else {
+                "review": earlier.review_id,
+                "safe": earlier.safe,
+                "reviewed_on": earlier.reviewed_on.isoformat(),
+            },
             after={
                 "cohort": request.cohort,
                 "arm": review.arm,
                 "safe": request.safe,
                 "reviewed_on": request.reviewed_on.isoformat(),
                 "members": [member.subject_code for member in in_cohort],
+                "early": early,
+                "supersedes": None if earlier is None else earlier.review_id,
+                "notes": request.notes,
             },
             rows=[review],
             signature=request.signature,

@@ -11,6 +11,7 @@ from dosing.store import tables as t
 from dosing.store.accounts import signature_texts
 from dosing.store.db import Store
 from dosing.store.ledger._common import _local_date, _subject, _utc
+from dosing.store.ledger.safety_hold import study_hold
 from dosing.store.ledger.views import _views
 from dosing.store.models import SubjectView
 
@@ -31,7 +32,9 @@ def subject_view(store: Store, subject_code: str, as_of: datetime) -> SubjectVie
     _utc(as_of)
     with store.session() as session:
         pair = _subject(session, subject_code)
-        return _with_signatures(session, _views(session, [pair], as_of)[0])
+        view = _with_signatures(session, _views(session, [pair], as_of)[0])
+        hold = study_hold(session, view.protocol_id)
+        return view.model_copy(update={"hold": hold.reason}) if hold.stopped else view
 
 
 def _with_signatures(session: Session, view: SubjectView) -> SubjectView:

@@ -15,6 +15,7 @@ from dosing.store.ledger._common import _id, _local_date, _subject, _utc
 from dosing.store.ledger.audit_entry import _audit, _row_json
 from dosing.store.ledger.given_fields import _given_fields, _with_registered_lot
 from dosing.store.ledger.recorded_dose import _planned_dose, _refuse_if_recorded
+from dosing.store.ledger.safety_hold import study_hold
 from dosing.store.models import GivenRequest, SkipRequest
 
 
@@ -90,6 +91,9 @@ def record_given(store: Store, request: GivenRequest, audit_reason: str | None =
     ``audit_reason`` marks a late entry ("late entry: ...") in the audit log."""
 
     def given(session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration) -> dict[str, Any]:
+        study_hold(session, enrollment.protocol_id).refuse(
+            "dose", f"recording dose {request.sequence} as given"
+        )
         return _with_registered_lot(session, enrollment, _given_fields(planned, enrollment, request, None))
 
     return _record_outcome(store, request, "given", given, reason=audit_reason)

@@ -38,15 +38,52 @@ def _reschedule_plan(
             f"{subject.code} has no planned dose {request.sequence}",
         )
     dose = doses[request.sequence]
+    # The facts: the days doses were actually given (local calendar days at the site).
+    given_days = {
+        d.sequence: _local_date(d.given.started_at, enrollment.timezone) for d in view.doses if d.given
+    }
+    skipped = {d.sequence for d in view.doses if d.skipped_record_id is not None}
+    if request.sequence in skipped:
+        raise DosingError(
+            "dose",
+            "a reschedule follows a dose given (or to be given) late",
+            f"dose {request.sequence} of {subject.code} is recorded as skipped; nothing moves after it",
+        )
     given_on = request.given_on
+    recorded = given_days.get(request.sequence)
     if given_on is None:
-        if dose.given is None:
+        if recorded is None:
             raise DosingError(
                 "given on",
                 "a reschedule follows a delayed dose: its recorded or expected day",
                 f"dose {request.sequence} of {subject.code} is not recorded as given; give the day",
             )
-        given_on = _local_date(dose.given.started_at, enrollment.timezone)
+        given_on = recorded
+    elif recorded is not None and recorded != given_on:
+        raise DosingError(
+            "given on",
+            "a reschedule follows the recorded administration; correct the record to change its day",
+            f"dose {request.sequence} of {subject.code} is recorded as given on {recorded.isoformat()}, "
+            f"not {given_on.isoformat()}",
+        )
+    planned_rows = {
+        row.sequence: row
+        for row in session.scalars(
+            select(t.PlannedAdministration).where(col(t.PlannedAdministration.subject_id) == subject.id)
+        )
+    }
+    # The protocol's plan as enrolled: the planned rows, never a reschedule's result.
+    protocol_plan = [
+        AdministrationDates(
+            sequence=row.sequence,
+            label=row.label,
+            study_day=row.study_day,
+            target_date=row.target_date,
+            earliest=row.earliest,
+            latest=row.latest,
+        )
+        for row in sorted(planned_rows.values(), key=lambda row: row.sequence)
+    ]
     current = [
         AdministrationDates(
             sequence=d.sequence,
@@ -58,28 +95,26 @@ def _reschedule_plan(
         )
         for d in view.doses
     ]
-    changes = []
-    for change in reschedule_dates(current, request.sequence, given_on, policy):
-        later = doses[change.sequence]
-        # A dose already given or skipped stays where it happened.
-        if later.given is not None or later.skipped_record_id is not None:
-            continue
-        changes.append(
-            RescheduleChange(
-                sequence=change.sequence,
-                label=later.label,
-                old_target=change.old_target,
-                new_target=change.new_target,
-                old_window=change.old_window,
-                new_window=change.new_window,
-            )
+    changes = [
+        RescheduleChange(
+            sequence=change.sequence,
+            label=doses[change.sequence].label,
+            old_target=change.old_target,
+            new_target=change.new_target,
+            old_window=change.old_window,
+            new_window=change.new_window,
         )
-    planned_rows = {
-        row.sequence: row
-        for row in session.scalars(
-            select(t.PlannedAdministration).where(col(t.PlannedAdministration.subject_id) == subject.id)
+        for change in reschedule_dates(
+            protocol_plan,
+            request.sequence,
+            given_on,
+            policy,
+            minimum_interval_days=protocol.minimum_interval_days,
+            given={seq: day for seq, day in given_days.items() if seq != request.sequence},
+            skipped=skipped,
+            current=current,
         )
-    }
+    ]
     preview = ReschedulePreview(
         subject_code=subject.code,
         sequence=request.sequence,
