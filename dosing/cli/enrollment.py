@@ -15,6 +15,7 @@ from dosing.cli.params import (
     by_option,
     ledger_store,
     moment_or_now,
+    parse_date,
     parse_date_or_instant,
 )
 from dosing.errors import DosingError
@@ -78,7 +79,9 @@ def enroll(
         subject_code=subject_code,
         arm=arm,
         weight=parse_weight(weight_text, allow_pounds=allow_pounds),
-        weight_measured_on=date.fromisoformat(weight_measured_on) if weight_measured_on else None,
+        weight_measured_on=(
+            parse_date(weight_measured_on, "weight measured on") if weight_measured_on else None
+        ),
         anchor=anchor,
         site=site,
         dose_per_kg=parse_dose_per_kg(

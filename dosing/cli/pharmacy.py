@@ -20,7 +20,7 @@ import click
 
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import parse_instant
+from dosing.cli.params import parse_date, parse_instant, plausible_date
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
@@ -48,11 +48,8 @@ def _product_unit(product: str) -> AmountUnit:
     return units.pop()
 
 
-def _expiry(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError("expiry", "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
+def _expiry(text: str, field: str = "expiry") -> date:
+    return parse_date(text, field)
 
 
 @click.group()
@@ -128,7 +125,7 @@ def list_lots_command(
     from dosing.store import open_store
     from dosing.store.lots import list_lots
 
-    on = _expiry(on_text) if on_text else datetime.now(UTC).date()
+    on = _expiry(on_text, "on") if on_text else datetime.now(UTC).date()
     registered = list_lots(open_store(database_url), product=product)
     if as_json:
         emit_json([{**item.summary(), "days_to_expiry": (item.lot.expiry - on).days} for item in registered])
@@ -155,13 +152,14 @@ def _range_bound(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetim
     """A date is a whole local day (an end date includes its day); a naive date-time is local."""
     try:
         if "T" not in text and " " not in text.strip():
-            day = date.fromisoformat(text)
+            day = plausible_date(date.fromisoformat(text), field)
             if end:
                 day += timedelta(days=1)
             return datetime.combine(day, time(0), tzinfo=zone)
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise DosingError(field, "ISO 8601 date or date-time", f"{text!r} is not one") from error
+    plausible_date(moment, field)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dosing.eligibility import EligibilityAssessment, EligibilityInputs
 from dosing.errors import DoseWarning
 from dosing.protocol import ReschedulePolicy
 from dosing.status import DoseStatus
@@ -26,6 +27,19 @@ class _Request(BaseModel):
     actor: str = Field(min_length=1, max_length=128)
     #: The moment the change is recorded (the CLI's --as-of, default now).
     as_of: AwareDatetime
+
+    @model_validator(mode="after")
+    def _plausible_dates(self) -> _Request:
+        """Every date of a request lies in the site's years, whatever entry point built it."""
+        from dosing.plausibility import check_year
+        from dosing.settings import site_limits
+
+        limits = site_limits()
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, date | datetime):
+                check_year(value, name.replace("_", " "), limits)
+        return self
 
 
 def _text(value: str | None) -> str | None:
@@ -45,6 +59,9 @@ class EnrollmentRequest(_Request):
     anchor: date | AwareDatetime
     site: str | None = None
     dose_per_kg: DosePerKg | None = None
+    #: The inputs of the protocol's inclusion criteria (age, MELD or Child-Pugh labs); required when
+    #: the protocol states those criteria, stored with the enrollment with the computed scores.
+    eligibility: EligibilityInputs | None = None
     #: Give an arm on a randomized study anyway (audited, needs a reason).
     override_allocation: bool = False
     reason: str | None = None
@@ -151,6 +168,8 @@ class Enrollment(_View):
     planned_doses: int
     planned_assessments: int
     warnings: list[DoseWarning] = []
+    #: The inclusion inputs and computed scores (MELD, Child-Pugh), when the protocol has criteria.
+    eligibility: EligibilityAssessment | None = None
 
 
 class GivenView(_View):

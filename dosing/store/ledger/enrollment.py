@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from dosing.catalog import get_protocol
+from dosing.eligibility import EligibilityAssessment, EligibilityInputs, LabValue, assess, needed_inputs
 from dosing.errors import DosingError
 from dosing.plan import PatientInputs, check_study_takes_patients, plan_patient
+from dosing.plausibility import check_weight_measured_on
 from dosing.protocol import Protocol
+from dosing.settings import site_limits
 from dosing.store import tables as t
 from dosing.store.db import Store
-from dosing.store.ledger._common import _local_date
+from dosing.store.ledger._common import _id, _local_date
 from dosing.store.ledger.arm_choice import _arm_choice
 from dosing.store.ledger.audit_entry import _audit
 from dosing.store.ledger.plan_rows import _insert_enrollment, _insert_plan, _insert_subject
@@ -44,10 +49,21 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _eligibility(protocol: Protocol, request: EnrollmentRequest) -> EligibilityAssessment | None:
+    """The protocol's inclusion criteria checked on the request's inputs (all needed ones given)."""
+    inputs = request.eligibility or EligibilityInputs()
+    if request.eligibility is None and not needed_inputs(protocol.eligibility):
+        return None
+    return assess(protocol.eligibility, inputs)
+
+
 def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -> Enrollment:
     site = protocol.site(request.site)
     as_of_local = _local_date(request.as_of, site.timezone)
     anchor = request.anchor
+    limits = site_limits()
+    check_weight_measured_on(request.weight_measured_on or as_of_local, as_of_local, limits)
+    eligibility = _eligibility(protocol, request)
     with store.transaction() as session:
         choice = _arm_choice(session, protocol, request, as_of_local)
         plan = plan_patient(
@@ -61,11 +77,14 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 dose_per_kg=request.dose_per_kg,
                 include_preparation=False,
             ),
+            limits,
         )
         subject = _insert_subject(session, request)
         measured_on = request.weight_measured_on or as_of_local
         enrollment = _insert_enrollment(session, subject, request, plan, choice, measured_on)
         doses, assessments = _insert_plan(session, protocol, subject, enrollment, plan)
+        if eligibility is not None:
+            _insert_eligibility(session, enrollment, eligibility)
         arm, source, number, cohort, position = choice
         _audit(
             session,
@@ -91,6 +110,7 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 "dose_level": enrollment.dose_level,
                 "planned_doses": doses,
                 "planned_assessments": assessments,
+                "eligibility": eligibility.model_dump(mode="json") if eligibility is not None else None,
             },
         )
         return Enrollment(
@@ -110,4 +130,35 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
             planned_doses=doses,
             planned_assessments=assessments,
             warnings=list(plan.warnings),
+            eligibility=eligibility,
         )
+
+
+def _insert_eligibility(session: Session, enrollment: t.Enrollment, assessed: EligibilityAssessment) -> None:
+    inputs = assessed.inputs
+
+    def lab(value: LabValue | None) -> tuple[Decimal | None, str | None]:
+        return (value.value, value.unit) if value is not None else (None, None)
+
+    creatinine, creatinine_unit = lab(inputs.creatinine)
+    bilirubin, bilirubin_unit = lab(inputs.bilirubin)
+    albumin, albumin_unit = lab(inputs.albumin)
+    session.add(
+        t.EnrollmentEligibility(
+            enrollment_id=_id(enrollment),
+            age_years=inputs.age_years,
+            creatinine_value=creatinine,
+            creatinine_unit=creatinine_unit,
+            bilirubin_value=bilirubin,
+            bilirubin_unit=bilirubin_unit,
+            inr_value=inputs.inr.value if inputs.inr is not None else None,
+            albumin_value=albumin,
+            albumin_unit=albumin_unit,
+            ascites=inputs.ascites,
+            encephalopathy=inputs.encephalopathy,
+            meld=assessed.meld,
+            child_pugh_points=assessed.child_pugh.points if assessed.child_pugh else None,
+            child_pugh_class=assessed.child_pugh.child_class if assessed.child_pugh else None,
+        )
+    )
+    session.flush()
