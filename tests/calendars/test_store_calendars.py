@@ -19,6 +19,7 @@ from dosing.store import Store, ledger, open_store
 from dosing.store.models import EnrollmentRequest, GivenRequest, RescheduleRequest, SkipRequest
 from dosing.units import Weight
 from tests.calendars.conftest import Reader
+from tests.eligible import ELIGIBLE
 
 ENROLLED_AT = datetime(2028, 2, 20, 7, 0, tzinfo=UTC)
 TEHRAN_0900 = "05:30:00Z"
@@ -40,6 +41,7 @@ def store(database_url: str) -> Store:
                 actor="coordinator",
                 as_of=ENROLLED_AT,
                 protocol_id="NCT05871463",
+                eligibility=ELIGIBLE,
                 subject_code=code,
                 weight=Weight.kg(70),
                 anchor=anchor,
