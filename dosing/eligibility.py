@@ -276,4 +276,4 @@ def parse_lab(text: str, field: str, units: tuple[str, ...]) -> LabValue:
         raise DosingError(field, f"{field} as a number with its unit", f"{text!r} is not a number") from error
     if not value.is_finite() or value <= 0:
         raise DosingError(field, f"{field} > 0", f"{text!r} is not a lab result")
-    return LabValue(value=value, unit=unit)  # type: ignore[arg-type]
+    return LabValue(value=value, unit=unit)

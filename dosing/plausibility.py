@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dosing.errors import DosingError, HardStop
-from dosing.units import Weight
+from dosing.units import Amount, Percent, Volume, Weight, format_decimal
 
 #: Defaults of the site limits (each overridden by the ``DOSING_`` variable named beside it).
 ADULT_WEIGHT_MIN_KG = Decimal(30)  # DOSING_WEIGHT_MIN_KG
@@ -90,4 +90,61 @@ def check_weight_measured_on(
             "(site setting DOSING_WEIGHT_MAX_AGE_DAYS)",
             f"measured on {measured_on.isoformat()}, {age} days before {when} on {on.isoformat()}; "
             "weigh the patient again",
+        )
+
+
+# --- what is recorded as given -------------------------------------------------------------------
+
+
+def check_given_amount(amount: Amount, ordered: Amount, tolerance: Percent) -> None:
+    """More than the ordered dose beyond the protocol's tolerance is an overdose, not a record to keep
+    quietly: refused (10x the order is a typo or a serious event to report, either way not 'on time')."""
+    if amount.unit is not ordered.unit:
+        raise HardStop("amount", f"amount in {ordered.unit.noun}, as ordered", f"{amount} is not counted so")
+    ceiling = ordered.value * (1 + tolerance.fraction)
+    if amount.value > ceiling:
+        excess = (amount.value - ordered.value) / ordered.value * 100
+        raise HardStop(
+            "amount",
+            f"at most the ordered {ordered} + {tolerance} (protocol preparation.dose_tolerance)",
+            f"{amount} is {format_decimal(excess.quantize(Decimal('0.1')))}% above the order: an overdose",
+        )
+
+
+def check_given_volume(volume: Volume, final_volume: Volume) -> None:
+    """A bag holds its final volume: more cannot have been given."""
+    if volume.value > final_volume.value:
+        raise HardStop(
+            "volume",
+            f"at most the final volume {final_volume} (protocol preparation.final_volume)",
+            f"{volume} is more than the bag holds",
+        )
+
+
+def delivered_from_volume(ordered: Amount, volume: Volume, final_volume: Volume) -> Amount:
+    """The amount a part of the bag delivered: the bag is mixed, so amount scales with volume."""
+    check_given_volume(volume, final_volume)
+    delivered = ordered.value * volume.value / final_volume.value
+    return Amount(value=delivered.normalize() if delivered else delivered, unit=ordered.unit)
+
+
+def check_given_day(
+    given_on: date, *, enrolled_on: date, window_earliest: date, days_early_allowed: int
+) -> None:
+    """A dose is not given before the subject was enrolled, nor before its window opens by more than
+    the protocol allows (a dose 45 days early is a wrong date, not an early dose)."""
+    if given_on < enrolled_on:
+        raise DosingError(
+            "at",
+            "a dose is given on or after the day the subject was enrolled",
+            f"{given_on.isoformat()} is before enrollment on {enrolled_on.isoformat()}",
+        )
+    early = (window_earliest - given_on).days
+    if early > days_early_allowed:
+        raise DosingError(
+            "at",
+            f"at most {days_early_allowed} day(s) before the window opens "
+            "(protocol recording.days_early_allowed)",
+            f"{given_on.isoformat()} is {early} days before the window opens on "
+            f"{window_earliest.isoformat()}",
         )

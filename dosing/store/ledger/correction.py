@@ -37,13 +37,13 @@ def correct(store: Store, request: CorrectionRequest) -> int:
                 f"record {request.record_id} is not in effect for dose {request.sequence}; "
                 f"record {tail.id} is",
             )
-        _, _, latest = events.window(planned)
+        _, earliest, latest = events.window(planned)
         fields: dict[str, Any] = {}
         if request.becomes == "given":
             fields = _with_registered_lot(
                 session,
                 enrollment,
-                _given_fields(planned, enrollment, request, tail if kind == "given" else None),
+                _given_fields(planned, enrollment, request, tail if kind == "given" else None, earliest),
             )
         elif request.becomes == "skipped":
             reason = request.skip_reason or (tail.reason if kind == "skipped" else None)

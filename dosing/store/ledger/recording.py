@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +41,7 @@ def _record_outcome(
     store: Store,
     request: GivenRequest | SkipRequest,
     kind: str,
-    outcome_fields: Callable[[Session, t.Enrollment, t.PlannedAdministration], dict[str, Any]],
+    outcome_fields: Callable[[Session, t.Enrollment, t.PlannedAdministration, date], dict[str, Any]],
     reason: str | None,
 ) -> int:
     """The first record of a planned dose (``kind`` given or skipped) and its audit entry, in one
@@ -50,8 +51,8 @@ def _record_outcome(
         subject, enrollment = _subject(session, request.subject_code)
         planned, events = _planned_dose(session, subject, enrollment, request.sequence)
         _refuse_if_recorded(subject, enrollment, request.sequence, events)
-        _, _, latest = events.window(planned)
-        fields = outcome_fields(session, enrollment, planned)
+        _, earliest, latest = events.window(planned)
+        fields = outcome_fields(session, enrollment, planned, earliest)
         event = t.AdministrationEvent(
             planned_id=_id(planned),
             subject_id=_id(subject),
@@ -85,8 +86,11 @@ def _record_outcome(
 def record_given(store: Store, request: GivenRequest) -> int:
     """Record a given administration; refuses a second record of the same dose. Returns the record id."""
 
-    def given(session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration) -> dict[str, Any]:
-        return _with_registered_lot(session, enrollment, _given_fields(planned, enrollment, request, None))
+    def given(
+        session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration, earliest: date
+    ) -> dict[str, Any]:
+        fields = _given_fields(planned, enrollment, request, None, earliest)
+        return _with_registered_lot(session, enrollment, fields)
 
     return _record_outcome(store, request, "given", given, reason=None)
 
@@ -95,7 +99,7 @@ def record_skipped(store: Store, request: SkipRequest) -> int:
     """Record that a dose was not given, and why. Returns the record id."""
 
     def skipped(
-        session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration
+        session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration, earliest: date
     ) -> dict[str, Any]:
         decided = _utc(request.decided_at or request.as_of)
         return {"local_date": _local_date(decided, enrollment.timezone), "reason": request.reason}
