@@ -23,6 +23,8 @@ from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import parse_date, parse_instant, plausible_date
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
+from dosing.plausibility import check_body_weight, check_weight_measured_on
+from dosing.settings import site_limits
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
 
 
@@ -102,7 +104,20 @@ def add_lot_command(
             "expiry": _expiry(expiry_text),
         }
     )
+    products = [p.product for p in library().values() if p.product.name.casefold() == product.casefold()]
+    for definition in products:
+        # A concentration no lot of the product has is a typo: refused before it reaches the register.
+        definition.check_concentration(lot.concentration)
+    unusable: list[HardStop] = []
+    for definition in products:
+        try:
+            definition.check_viability(lot.viability)
+        except HardStop as below_release:
+            unusable.append(below_release)
     registered = add_lot(open_store(database_url), lot, actor=actor, as_of=_as_of(as_of_text))
+    for warning in unusable[:1]:
+        # Registered (the register records what arrived), but prep refuses it and never picks it.
+        click.secho(f"warning: {warning}; prep will not use this lot", fg="yellow", err=True)
     if as_json:
         emit_json(registered.summary())
         return
@@ -243,7 +258,10 @@ def prep(
     as_of = _as_of(as_of_text)
     if weight_text is not None and subject is None:
         raise DosingError("weight", "--weight goes with SUBJECT DOSE", "today's weight is one patient's")
+    limits = site_limits()
     current_weight = parse_weight(weight_text) if weight_text is not None else None
+    if current_weight is not None:
+        check_body_weight(current_weight, limits)
     store = open_store(database_url)
     doses: list[DoseToPrepare]
     if subject is not None:
@@ -274,6 +292,11 @@ def prep(
             "planned_start": item.planned_start.isoformat(),
         }
         try:
+            if item.dose_per_kg is not None and current_weight is None:
+                # The bag is computed from the stored weight: it must be recent enough to dose on.
+                check_weight_measured_on(
+                    item.weight_measured_on or item.local_date, item.local_date, limits, when="the dose"
+                )
             if chosen is not None:
                 sheet = build_worksheet(protocol, item, chosen, do_not_dispense_days=do_not_dispense_days)
             else:
@@ -302,6 +325,7 @@ def prep(
                 "diluent": p.diluent.model_dump(mode="json"),
                 "final_volume": p.final_volume.model_dump(mode="json"),
                 "latest_thaw": sheet.latest_thaw.isoformat() if sheet.latest_thaw else None,
+                "course": item.course,
                 "warnings": [w.model_dump() for w in sheet.warnings],
                 "files": {key: str(path) for key, path in files.model_dump().items()},
             }
@@ -346,6 +370,8 @@ def _print_queue(results: list[dict[str, Any]]) -> None:
     if written:
         click.echo(f"\n{len(written)} worksheet(s) and label(s) written to {Path(written[0]).parent}")
     for r in results:
+        if r.get("course"):
+            click.echo(f"COURSE {r['subject_code']}: {r['course']}")
         for warning in r.get("warnings", []):
             click.echo(
                 f"WARNING {r['subject_code']} dose {r['dose']}: {warning['field']}: {warning['message']}"

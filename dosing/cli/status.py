@@ -74,6 +74,8 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
         f"{view.subject_code}  {view.protocol_id}  arm {view.arm}  site {view.site} ({view.timezone})  "
         f"weight {view.weight}  anchor {view.anchor_date.isoformat()}"
     )
+    if view.course is not None:
+        click.echo(f"course: {view.course.describe()} ({view.course.policy} policy for doses not given)")
     click.echo(table(_STATUS_HEADERS, rows))
     if view.assessments:
         click.echo("\nassessments")
@@ -124,7 +126,7 @@ def overdue(
     if as_json:
         emit_json(rows)
         return
-    table_rows = [
+    table_rows: list[tuple[object, ...]] = [
         (
             r.subject_code,
             r.protocol_id,
@@ -138,10 +140,15 @@ def overdue(
         )
         for r in rows
     ]
+    headers = _OVERDUE_HEADERS
+    if any(r.course for r in rows):
+        # Total-over-period regimens: what the subject received of the total, beside each late dose.
+        headers = [*headers, "course"]
+        table_rows = [(*line, r.course or "") for line, r in zip(table_rows, rows, strict=True)]
     if as_csv:
-        click.echo(csv_text(_OVERDUE_HEADERS, table_rows), nl=False)
+        click.echo(csv_text(headers, table_rows), nl=False)
         return
     if not rows:
         click.echo("nothing overdue")
         return
-    click.echo(table(_OVERDUE_HEADERS, table_rows))
+    click.echo(table(headers, table_rows))

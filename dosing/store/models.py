@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dosing.course_total import CourseTotal
 from dosing.eligibility import EligibilityAssessment, EligibilityInputs
 from dosing.errors import DoseWarning
 from dosing.protocol import ReschedulePolicy
@@ -236,6 +237,8 @@ class SubjectView(_View):
     randomization_number: int | None
     doses: list[DoseView]
     assessments: list[AssessmentView]
+    #: A total-over-period regimen: what was delivered of the total (None for other dose rules).
+    course: CourseTotal | None = None
 
 
 class OverdueRow(_View):
@@ -249,6 +252,8 @@ class OverdueRow(_View):
     state: str
     days_late: int
     given_on: date | None = None
+    #: A total-over-period regimen: "13.4 mg of 40 mg delivered" for the subject.
+    course: str | None = None
 
 
 class MissedDose(_View):
