@@ -196,7 +196,8 @@ def test_viability_below_the_release_minimum_is_refused(first_dose):
     # Issue 9: UC-MSC's release minimum is 70% (protocol product.release_viability_minimum); a lot
     # below it is not usable, where it used to be only flagged.
     with pytest.raises(HardStop) as refused:
-        build_worksheet(UC_MSC, first_dose, make_lot(viability="65%", volume="100 mL"), do_not_dispense_days=0)
+        lot = make_lot(viability="65%", volume="100 mL")
+        build_worksheet(UC_MSC, first_dose, lot, do_not_dispense_days=0)
     assert refused.value.field == "viability"
     assert "release minimum" in refused.value.message
 
