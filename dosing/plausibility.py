@@ -35,7 +35,7 @@ class SiteLimits(BaseModel):
     weight_max_kg: Decimal = Field(default=ADULT_WEIGHT_MAX_KG, gt=0)
     weight_max_age_days: int = Field(default=WEIGHT_MAX_AGE_DAYS, ge=0)
     earliest_year: int = Field(default=EARLIEST_YEAR, ge=1)
-    latest_year: int = Field(default=LATEST_YEAR, le=9998)
+    latest_year: int = Field(default=LATEST_YEAR, le=9999)
 
     @model_validator(mode="after")
     def _ordered(self) -> SiteLimits:
