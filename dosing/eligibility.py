@@ -262,7 +262,7 @@ def parse_lab(text: str, field: str, units: tuple[str, ...]) -> LabValue:
     if len(parts) == 1:
         import re
 
-        match = re.fullmatch(r"([0-9.]+)\s*(\S+)", parts[0])
+        match = re.fullmatch(r"([0-9]*\.?[0-9]+)([^0-9.]\S*)", parts[0])
         parts = [match.group(1), match.group(2)] if match else parts
     if len(parts) != 2:
         raise DosingError(field, f"{field} with its unit ({' or '.join(units)})", f"{text!r} has no unit")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from dosing.catalog import get_protocol
 from dosing.eligibility import EligibilityInputs, LabValue, needed_inputs
 
-#: An adult with decompensated cirrhosis: MELD 25.6 (within 17-30), Child-Pugh 9 points (class B).
+#: An adult with decompensated cirrhosis: MELD 25.6 (within 17-30), Child-Pugh 10 points (class C).
 ELIGIBLE = EligibilityInputs(
     age_years=50,
     creatinine=LabValue(value=Decimal("1.5"), unit="mg/dL"),
