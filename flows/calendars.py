@@ -101,4 +101,8 @@ def export_calendars(
     out: str, site: str | None = None, as_of: datetime | None = None, database_url: str | None = None
 ) -> dict[str, Any]:
     """Every subject's and every site's .ics into ``out`` (``subjects/CODE.ics``, ``sites/SITE.ics``)."""
+    from dosing.app.authority import require
+    from dosing.app.flow_actor import flow_context
+
+    require(flow_context(store_for(database_url), "export-calendars"), "read_ledger")
     return export_to_folder(out, site=site, database_url=database_url, as_of=as_of or datetime.now(UTC))

@@ -8,8 +8,7 @@ enrolled with different inputs is reported as rejected, never overwritten or dup
 
 from __future__ import annotations
 
-import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,6 @@ from flows.store_access import (
 DEFAULT_BATCH_SIZE = 500
 #: The store's rule when a subject code is enrolled a second time (``ledger.enroll``).
 ALREADY_ENROLLED = "a subject code is enrolled once"
-
-
-def _actor() -> str:
-    try:
-        return f"flow:enroll-roster ({getpass.getuser()})"
-    except (KeyError, OSError):
-        return "flow:enroll-roster"
 
 
 def differences(row: RosterRow, enrolled: Any) -> list[str]:
@@ -60,8 +52,11 @@ def _rejection(row: RosterRow, field: str, reason: str) -> dict[str, Any]:
     return {"line": row.line, "subject_code": row.subject_code, "field": field, "reason": reason}
 
 
-def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetime) -> dict[str, list[Any]]:
-    """Enroll ``rows`` one transaction each; the same code the flow's tasks and the benchmark run."""
+def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
+    """Enroll ``rows`` one transaction each (the application layer's enroll, as ``ctx.actor``); the same
+    code the flow's tasks and the benchmark run."""
+    from dosing.app import clock
+    from dosing.app.enrollment import enroll
     from dosing.store import ledger
 
     enrolled: list[dict[str, Any]] = []
@@ -69,12 +64,12 @@ def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetim
     rejected: list[dict[str, Any]] = []
     for row in rows:
         try:
-            enrollment = ledger.enroll(store, row.to_request(actor=actor, as_of=as_of))
+            enrollment = enroll(ctx, row.to_form())
         except DosingError as error:
             if error.rule != ALREADY_ENROLLED:
                 rejected.append(_rejection(row, error.field, f"{error.message} (rule: {error.rule})"))
                 continue
-            existing = ledger.subject_view(store, row.subject_code, as_of)
+            existing = ledger.subject_view(ctx.store, row.subject_code, clock.now())
             changed = differences(row, existing)
             if changed:
                 reason = "already enrolled with other inputs: " + "; ".join(changed)
@@ -111,12 +106,12 @@ def enroll_rows(store: Any, rows: list[RosterRow], *, actor: str, as_of: datetim
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def enroll_batch(
-    database_url: str | None, rows: list[dict[str, Any]], actor: str, as_of: datetime
-) -> dict[str, list[Any]]:
+def enroll_batch(database_url: str | None, rows: list[dict[str, Any]], username: str) -> dict[str, list[Any]]:
     """One batch of roster rows (as JSON: small task inputs); a retry skips what the try committed."""
+    from dosing.app.flow_actor import task_context
+
     parsed = [RosterRow.model_validate(row) for row in rows]
-    return enroll_rows(store_for(database_url), parsed, actor=actor, as_of=as_of)
+    return enroll_rows(task_context(store_for(database_url), username), parsed)
 
 
 @flow(name="enroll-roster", persist_result=False, log_prints=False)
@@ -126,15 +121,21 @@ def enroll_roster(
     calendar_dir: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     allow_pounds: bool = False,
-    as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """Enroll every valid row of the roster at ``roster_path``; report the others by line number."""
-    moment = as_of or datetime.now(UTC)
+    """Enroll every valid row of the roster at ``roster_path``; report the others by line number.
+
+    Acts as the person who started it (a coordinator); the flow's service account may not enroll."""
+    from dosing.app import clock
+    from dosing.app.authority import require
+    from dosing.app.flow_actor import flow_context
+
+    ctx = flow_context(store_for(database_url), "enroll-roster")
+    require(ctx, "enroll")
+    moment = clock.now()
     roster = parse_roster(Path(roster_path).read_text(encoding="utf-8-sig"), allow_pounds=allow_pounds)
     rows = [row.model_dump(mode="json") for row in roster.rows]
-    actor = _actor()
     results = [
-        enroll_batch(database_url, rows[start : start + batch_size], actor, moment)
+        enroll_batch(database_url, rows[start : start + batch_size], ctx.actor.username)
         for start in range(0, len(rows), batch_size)
     ]
     enrolled = [item for result in results for item in result["enrolled"]]

@@ -150,6 +150,10 @@ def pharmacy_prep_list(
     database_url: str | None = None,
 ) -> dict[str, Any]:
     """Doses due from ``as_of`` (default now) to ``hours`` later; also written as CSV to ``out``."""
+    from dosing.app.authority import require
+    from dosing.app.flow_actor import flow_context
+
+    require(flow_context(store_for(database_url), "pharmacy-prep-list"), "read_ledger")
     start = as_of or datetime.now(UTC)
     end = start + timedelta(hours=hours)
     doses = doses_to_prepare(database_url, site, start, end)

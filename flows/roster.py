@@ -28,7 +28,7 @@ from dosing.cli.enrollment import eligibility_inputs
 from dosing.cli.params import parse_date, parse_date_or_instant
 from dosing.eligibility import EligibilityInputs
 from dosing.errors import DosingError
-from dosing.store.models import EnrollmentRequest
+from dosing.store.models import EnrollmentForm
 from dosing.units import DosePerKg, Weight, parse_dose_per_kg, parse_weight
 
 REQUIRED_COLUMNS = ("subject_code", "protocol", "arm", "weight", "anchor", "site")
@@ -67,11 +67,9 @@ class RosterRow(BaseModel):
     #: Inclusion inputs (columns age, creatinine, bilirubin, inr, albumin, ascites, encephalopathy).
     eligibility: EligibilityInputs | None = None
 
-    def to_request(self, *, actor: str, as_of: datetime) -> EnrollmentRequest:
-        """The store's enrollment request for this row (validated again by the store's own model)."""
-        return EnrollmentRequest(
-            actor=actor,
-            as_of=as_of,
+    def to_form(self) -> EnrollmentForm:
+        """The enrollment form for this row (validated again by the store's own model)."""
+        return EnrollmentForm(
             protocol_id=self.protocol_id,
             subject_code=self.subject_code,
             arm=self.arm,
@@ -143,7 +141,7 @@ def _row_from_cells(line: int, cells: dict[str, str], allow_pounds: bool) -> Ros
     }
     row = RosterRow.model_validate(values)
     # The store's own request model has the last word on what a valid enrollment looks like.
-    row.to_request(actor="roster", as_of=_VALIDATION_MOMENT)
+    row.to_form()
     return row
 
 

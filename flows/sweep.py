@@ -10,7 +10,6 @@ each missed or late dose to the audit log once and returns only the ones it had 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, task
@@ -25,7 +24,6 @@ from flows.store_access import (
 )
 
 MISSED_EVENT = "dosing.dose.missed"
-ACTOR = "flow:missed-dose-sweep"
 
 
 def dose_resource_id(protocol_id: str, subject_code: str, sequence: int) -> str:
@@ -40,14 +38,15 @@ def dose_resource_id(protocol_id: str, subject_code: str, sequence: int) -> str:
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def sweep_store(database_url: str | None, as_of: datetime) -> dict[str, Any]:
-    """Newly missed and newly late doses (written to the audit log once each) and the count of all
-    overdue ones."""
-    from dosing.store import ledger
+def sweep_store(database_url: str | None, username: str) -> dict[str, Any]:
+    """Newly missed and newly late doses (written to the audit log once each, as of the server clock)
+    and the count of all overdue ones."""
+    from dosing.app import reads
+    from dosing.app.flow_actor import task_context
 
-    store = store_for(database_url)
-    swept = ledger.sweep_overdue(store, as_of, ACTOR)
-    overdue = ledger.overdue(store, as_of)
+    ctx = task_context(store_for(database_url), username)
+    swept = reads.sweep(ctx)
+    overdue = reads.overdue(ctx)
     states = Counter(row.state for row in overdue)
     return {
         "newly_missed": [dose.model_dump(mode="json") for dose in swept.missed],
@@ -57,10 +56,17 @@ def sweep_store(database_url: str | None, as_of: datetime) -> dict[str, Any]:
 
 
 @flow(name="missed-dose-sweep", persist_result=False, log_prints=False)
-def missed_dose_sweep(as_of: datetime | None = None, database_url: str | None = None) -> dict[str, Any]:
-    """Mark newly missed doses (as of ``as_of``, default now) and emit ``dosing.dose.missed`` for each."""
-    moment = as_of or datetime.now(UTC)
-    swept = sweep_store(database_url, moment)
+def missed_dose_sweep(database_url: str | None = None) -> dict[str, Any]:
+    """Mark newly missed doses (windows closed by the server clock) and emit ``dosing.dose.missed`` for
+    each. Acts as the person who started it here, or as the service account ``svc-missed-dose-sweep``."""
+    from dosing.app import clock
+    from dosing.app.authority import require
+    from dosing.app.flow_actor import flow_context
+
+    ctx = flow_context(store_for(database_url), "missed-dose-sweep")
+    require(ctx, "sweep")
+    moment = clock.now()
+    swept = sweep_store(database_url, ctx.actor.username)
     newly_missed = swept["newly_missed"]
     for dose in newly_missed:
         emit_event(

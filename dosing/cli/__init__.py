@@ -31,6 +31,10 @@ COMMANDS: dict[str, str] = {
     "prep": "dosing.cli.pharmacy:prep",
     "flows": "dosing.cli.flows:flows",
     "db": "dosing.cli.database:db",
+    "users": "dosing.cli.accounts:users",
+    "login": "dosing.cli.accounts:login",
+    "logout": "dosing.cli.accounts:logout",
+    "whoami": "dosing.cli.accounts:whoami",
 }
 
 _HELP: dict[str, str] = {
@@ -51,6 +55,10 @@ _HELP: dict[str, str] = {
     "prep": "Pharmacy worksheets and labels.",
     "flows": "Run or serve the Prefect flows.",
     "db": "Database setup and migrations.",
+    "users": "Accounts and roles (admin).",
+    "login": "Log in to this store (a session for the commands that follow).",
+    "logout": "End this store's session.",
+    "whoami": "The account of this store's session.",
 }
 
 

@@ -8,19 +8,27 @@ import click
 
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import ledger_store
+from dosing.cli.session import signed_in
 
 
 @click.command()
-@click.argument("subject_code", required=False)
+@click.argument("subject_code", required=False, metavar="[SUBJECT_CODE | verify]")
 @click.option("--protocol", "protocol_id", default=None)
 @click.option("--limit", type=int, default=None, help="Only the last N entries.")
 @json_option
 def audit(subject_code: str | None, protocol_id: str | None, limit: int | None, as_json: bool) -> None:
-    """The audit trail: who did what, when and why (oldest first)."""
-    from dosing.store import ledger
+    """The audit trail: who did what, when and why, and the signature (oldest first).
 
-    entries = ledger.audit_trail(
-        ledger_store(), subject_code=subject_code, protocol_id=protocol_id, limit=limit
+    ``dosing audit verify`` recomputes the hash chain and every ledger row it covers, and exits 1
+    naming the first entry that does not match."""
+    from dosing.app import reads
+
+    store = ledger_store()
+    if subject_code == "verify" and protocol_id is None and limit is None:
+        _verify(reads.verify_audit(signed_in(store, "verify_audit")), as_json)
+        return
+    entries = reads.audit_trail(
+        signed_in(store, "read_ledger"), subject_code=subject_code, protocol_id=protocol_id, limit=limit
     )
     if as_json:
         emit_json(entries)
@@ -34,10 +42,26 @@ def audit(subject_code: str | None, protocol_id: str | None, limit: int | None, 
             e.subject_code or e.protocol_id or "",
             e.reason or "",
             _summary(e.after),
+            e.signature or "",
         )
         for e in entries
     ]
-    click.echo(table(["id", "at (UTC)", "who", "what", "subject", "why", "after"], rows))
+    click.echo(table(["id", "at (UTC)", "who", "what", "subject", "why", "after", "signed"], rows))
+
+
+def _verify(report: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json({"ok": report.ok, "entries": report.entries, "head": report.head,
+                   "problems": [str(problem) for problem in report.problems]})  # fmt: skip
+    elif report.ok:
+        click.echo(f"audit chain intact: {report.entries} entries, head {report.head}")
+    else:
+        count = len(report.problems)
+        click.echo(f"audit chain BROKEN: {count} problem(s) in {report.entries} entries", err=True)
+        for problem in report.problems:
+            click.echo(f"  {problem}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
 
 
 def _summary(after: dict[str, Any] | None) -> str:

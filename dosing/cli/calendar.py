@@ -87,7 +87,9 @@ def calendar(
     from calendars.events import in_range
     from calendars.ics import to_ical
     from calendars.views import site_view_events, subject_view_events
-    from dosing.store import ledger, open_store
+    from dosing.app import reads
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
 
     start, end = _day(start_text, "--from"), _day(end_text, "--to")
     if start is not None and end is not None and end < start:
@@ -97,14 +99,14 @@ def calendar(
     as_of = _as_of(as_of_text)
     if site_id is not None:
         _check_site(site_id)
-    store = open_store()
+    ctx = signed_in(open_store(), "read_ledger")
     if subject is not None:
-        view = ledger.subject_view(store, subject, as_of)
+        view = reads.subject_view(ctx, subject, as_of)
         events = in_range(subject_view_events(view), start, end)
         subjects = [view.subject_code]
         name = f"{view.protocol_id} {view.subject_code}"
     else:
-        views = ledger.site_views(store, site_id, *_bounded(start, end), as_of)
+        views = reads.site_views(ctx, site_id, *_bounded(start, end), as_of)
         events = site_view_events(views, start, end)
         subjects = [view.subject_code for view in views]
         span = f"{start or '...'} to {end or '...'}" if start or end else "all dates"

@@ -9,14 +9,21 @@ import click
 from dosing.catalog import get_protocol
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
-    actor_or_user,
     as_of_option,
     build_request,
-    by_option,
     ledger_store,
     moment_or_now,
+    refuse_as_of,
 )
+from dosing.cli.session import password_stdin_option, read_password, signed_in
 from dosing.errors import DosingError
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise DosingError("reviewed on", "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
 
 
 @click.command()
@@ -26,7 +33,7 @@ from dosing.errors import DosingError
 @click.option("--reviewed-on", default=None, help="Day of the review (default: today).")
 @click.option("--notes", default=None)
 @as_of_option
-@by_option
+@password_stdin_option
 @json_option
 def cohorts(
     protocol_id: str,
@@ -35,34 +42,36 @@ def cohorts(
     reviewed_on: str | None,
     notes: str | None,
     as_of_text: str | None,
-    actor: str | None,
+    password_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort is open."""
-    from dosing.store import ledger
-    from dosing.store.models import CohortReviewRequest
+    """Dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort is open.
+
+    ``--review N --safe|--unsafe`` records an investigator's signed safety review, stamped now."""
+    from dosing.app import clock, cohort_review
+    from dosing.store.models import CohortReviewForm
 
     protocol = get_protocol(protocol_id)
     zone = protocol.sites[0].timezone
-    as_of = moment_or_now(as_of_text, zone)
     store = ledger_store()
     if review_cohort is not None:
+        refuse_as_of(as_of_text, "a review")
         if safe is None:
             raise DosingError("safe", "a review concludes --safe or --unsafe", "give --safe or --unsafe")
-        request = build_request(
-            CohortReviewRequest,
+        ctx = signed_in(store, "review_cohort")
+        form = build_request(
+            CohortReviewForm,
             protocol_id=protocol.id,
             cohort=review_cohort,
             safe=safe,
-            reviewed_on=date.fromisoformat(reviewed_on) if reviewed_on else as_of.astimezone(UTC).date(),
+            reviewed_on=_day(reviewed_on) if reviewed_on else clock.now().astimezone(UTC).date(),
             notes=notes,
-            actor=actor_or_user(actor),
-            as_of=as_of,
         )
-        review_id = ledger.review_cohort(store, request)
+        review_id = cohort_review.review(ctx, form, read_password(password_stdin))
         if not as_json:
             click.echo(f"review {review_id}: cohort {review_cohort} marked {'safe' if safe else 'unsafe'}")
-    states = ledger.cohorts(store, protocol.id, as_of)
+    as_of = moment_or_now(as_of_text, zone)
+    states = cohort_review.cohorts(signed_in(store, "read_ledger"), protocol.id, as_of)
     if as_json:
         emit_json(states)
         return

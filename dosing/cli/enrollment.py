@@ -1,4 +1,4 @@
-"""``dosing enroll``: enroll a subject and store the plan, at the coordinator's desk (takes ``--as-of``)."""
+"""``dosing enroll``: enroll a subject and store the plan, at the coordinator's desk."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import click
 from dosing.catalog import get_protocol
 from dosing.cli.output import emit_json, json_option
 from dosing.cli.params import (
-    actor_or_user,
-    as_of_option,
     build_request,
-    by_option,
     ledger_store,
-    moment_or_now,
     parse_date,
     parse_date_or_instant,
 )
+from dosing.cli.session import signed_in
 from dosing.eligibility import EligibilityAssessment, EligibilityInputs, parse_lab
 from dosing.errors import DosingError
 from dosing.status import local_date
@@ -45,8 +42,6 @@ from dosing.units import parse_dose_per_kg, parse_weight
 @click.option("--encephalopathy", type=click.Choice(["none", "grade_1_2", "grade_3_4"]), default=None)
 @click.option("--override-allocation", is_flag=True, help="Use --arm on a randomized study (audited).")
 @click.option("--reason", default=None, help="Why (required with --override-allocation).")
-@as_of_option
-@by_option
 @json_option
 def enroll(
     protocol_id: str,
@@ -67,19 +62,20 @@ def enroll(
     encephalopathy: str | None,
     override_allocation: bool,
     reason: str | None,
-    as_of_text: str | None,
-    actor: str | None,
     as_json: bool,
 ) -> None:
-    """Enroll a subject and store the plan (one transaction)."""
+    """Enroll a subject and store the plan (one transaction), attributed to you, stamped now."""
+    from dosing.app import clock
+    from dosing.app import enrollment as enrollment_use_case
     from dosing.plan import check_study_takes_patients
-    from dosing.store import ledger
-    from dosing.store.models import EnrollmentRequest
+    from dosing.store.models import EnrollmentForm
 
     protocol = get_protocol(protocol_id)
     check_study_takes_patients(protocol)
+    store = ledger_store()
+    ctx = signed_in(store, "enroll")
     zone = protocol.site(site).timezone
-    as_of = moment_or_now(as_of_text, zone)
+    as_of = clock.now()
     if anchor_text is None:
         if protocol.anchor.event.value == "transplant":
             raise DosingError(
@@ -88,8 +84,8 @@ def enroll(
         anchor: date | datetime = local_date(as_of, zone)
     else:
         anchor = parse_date_or_instant(anchor_text, "anchor")
-    request = build_request(
-        EnrollmentRequest,
+    form = build_request(
+        EnrollmentForm,
         protocol_id=protocol.id,
         subject_code=subject_code,
         arm=arm,
@@ -115,10 +111,8 @@ def enroll(
         ),
         override_allocation=override_allocation,
         reason=reason,
-        actor=actor_or_user(actor),
-        as_of=as_of,
     )
-    enrollment = ledger.enroll(ledger_store(), request)
+    enrollment = enrollment_use_case.enroll(ctx, form)
     if as_json:
         emit_json(enrollment)
         return

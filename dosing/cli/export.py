@@ -40,16 +40,18 @@ def export(
     """Export the dose ledger as an SDTM dataset: EC (planned and administered) or EX (given)."""
     from dosing.catalog import get_protocol
     from dosing.exchange import sdtm
-    from dosing.store import ledger
 
     if protocol_id is not None:
         # Registry ids and study codes both name a protocol; rows carry the study code.
         protocol_id = get_protocol(protocol_id).id
-    store = ledger_store()
+    from dosing.app import reads
+    from dosing.cli.session import signed_in
+
+    ctx = signed_in(ledger_store(), "export")
     as_of = moment_or_now(as_of_text, "UTC")
     views = [
         view
-        for view in ledger.site_views(store, site, None, None, as_of)
+        for view in reads.site_views(ctx, site, None, None, as_of)
         if protocol_id is None or view.protocol_id == protocol_id
     ]
     ec = domain.lower() == "ec"

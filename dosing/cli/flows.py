@@ -54,14 +54,23 @@ def _silence_shutdown() -> None:
     atexit.register(logging.disable, logging.CRITICAL)
 
 
-def _run(flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: str | None) -> dict[str, Any]:
-    prepare_prefect_environment(verbose=verbose)
+def _run(
+    flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: str | None, action: str
+) -> dict[str, Any]:
+    from dosing.app.flow_actor import acting_as
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
+
     if database_url:
         # Through the environment, never as a flow parameter: parameters are stored on the Prefect
         # server with each flow run, and a database URL may carry a password.
         os.environ["DOSING_DATABASE_URL"] = database_url
+    # A flow run from here acts as the logged-in person (never a name passed to the flow).
+    actor = signed_in(open_store(), action).actor
+    prepare_prefect_environment(verbose=verbose)
     try:
-        return flow_call()
+        with acting_as(actor):
+            return flow_call()
     finally:
         if not verbose:
             _silence_shutdown()
@@ -124,7 +133,7 @@ def enroll_roster_command(
             allow_pounds=allow_pounds,
         )
 
-    summary = _run(call, verbose, database_url)
+    summary = _run(call, verbose, database_url, "enroll")
     if as_json:
         emit_json(summary)
     else:
@@ -170,7 +179,7 @@ def prep_command(
 
         return pharmacy_prep_list(hours=hours, as_of=as_of, site=site, out=str(out) if out else None)
 
-    summary = _run(call, verbose, database_url)
+    summary = _run(call, verbose, database_url, "read_ledger")
     if as_json:
         emit_json(summary)
         return
@@ -231,7 +240,7 @@ def calendars_command(
 
         return export_calendars(str(out), site=site, as_of=as_of)
 
-    summary = _run(call, verbose, database_url)
+    summary = _run(call, verbose, database_url, "read_ledger")
     if as_json:
         emit_json(summary)
     else:
@@ -242,20 +251,23 @@ def calendars_command(
 
 
 @run.command("sweep")
-@click.option("--as-of", "as_of_text", help="The moment to judge windows at (default now), with offset.")
+@click.option("--as-of", "as_of_text", hidden=True)
 @_database_option
 @_verbose_option
 @json_option
 def sweep_command(as_of_text: str | None, database_url: str | None, verbose: bool, as_json: bool) -> None:
-    """Mark newly missed and late doses in the audit log; emit a dosing.dose.missed event per missed one."""
-    as_of = _as_of(as_of_text)
+    """Mark newly missed and late doses in the audit log (windows closed by the server clock); emit a
+    dosing.dose.missed event per missed one."""
+    from dosing.cli.params import refuse_as_of
+
+    refuse_as_of(as_of_text, "the sweep writes to the audit log, so it")
 
     def call() -> dict[str, Any]:
         from flows.sweep import missed_dose_sweep
 
-        return missed_dose_sweep(as_of=as_of)
+        return missed_dose_sweep()
 
-    summary = _run(call, verbose, database_url)
+    summary = _run(call, verbose, database_url, "sweep")
     if as_json:
         emit_json(summary)
         return

@@ -62,7 +62,9 @@ def given_options(*, correcting: bool) -> Callable[[Callable[..., Any]], Callabl
         click.option("--lot", default=None, help=described("Product lot.")),
         click.option("--din", default=None, help=described("ISBT 128 donation identification number.")),
         click.option("--route", default=None, help=described("Route (default: the protocol's).")),
-        click.option("--given-by", default=None, help=described("Who gave it (default: --by).")),
+        click.option(
+            "--given-by", default=None, help=described("Who gave it, when not you (default: your account).")
+        ),
         click.option(
             "--reaction", "infusion_reaction", default=None, help=described("Infusion reaction, if any.")
         ),

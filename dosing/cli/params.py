@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -99,34 +97,24 @@ def percent_option(text: str | None, field: str = "viability") -> Percent | None
 # --- options and values shared by the ledger's commands ---------------------------------------------
 
 
-def _default_actor() -> str:
-    user = os.environ.get("USER") or os.environ.get("USERNAME")
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return "unknown"
-
-
-def by_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--by", "actor", default=None, help="Who does it, for the audit log (default: $USER)."
-    )(function)
-
-
 def as_of_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--as-of",
         "as_of_text",
         default=None,
         metavar="DATETIME",
-        help="Evaluate (or record) as of this moment instead of now (ISO 8601).",
+        help="Read or preview as of this moment instead of now (ISO 8601); never with a change.",
     )(function)
 
 
-def actor_or_user(actor: str | None) -> str:
-    return actor or _default_actor()
+def refuse_as_of(as_of_text: str | None, change: str) -> None:
+    """``--as-of`` is for reads and previews: a change is stamped by the server clock, never a typed time."""
+    if as_of_text is not None:
+        raise DosingError(
+            "as of",
+            "--as-of is for reads and previews; a change is stamped by the server clock",
+            f"{change} happens now: leave out --as-of",
+        )
 
 
 def parse_instant(text: str, field: str = "as of") -> datetime:

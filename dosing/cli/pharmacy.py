@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,10 +25,6 @@ from dosing.errors import DosingError, HardStop
 from dosing.plausibility import check_body_weight, check_weight_measured_on
 from dosing.settings import site_limits
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
-
-
-def _default_actor() -> str:
-    return os.environ.get("DOSING_USER") or getpass.getuser()
 
 
 def _as_of(text: str | None) -> datetime:
@@ -68,8 +63,6 @@ def lots() -> None:
 @click.option("--viability", "viability_text", help="Post-thaw viability, e.g. 95% (cell products).")
 @click.option("--volume", "volume_text", required=True, help="Volume of the lot, e.g. 50mL.")
 @click.option("--expiry", "expiry_text", required=True, help="Expiry date, YYYY-MM-DD.")
-@click.option("--by", "actor", default=_default_actor, show_default="$USER", help="Who registers it (audit).")
-@click.option("--as-of", "as_of_text", help="When it is registered (default now), with offset.")
 @click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
 @json_option
 def add_lot_command(
@@ -81,16 +74,16 @@ def add_lot_command(
     viability_text: str | None,
     volume_text: str,
     expiry_text: str,
-    actor: str,
-    as_of_text: str | None,
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Register a lot; a DIN is checked against its check character (ISO 7064 mod 37-2)."""
+    """Register a lot, attributed to you; a DIN is checked against its check character (ISO 7064 mod 37-2)."""
+    from dosing.app.lot_register import register_lot
+    from dosing.cli.session import signed_in
     from dosing.pharmacy.lots import Lot
     from dosing.store import open_store
-    from dosing.store.lots import add_lot
 
+    ctx = signed_in(open_store(database_url), "register_lot")
     unit = _product_unit(product)
     lot = Lot.checked(
         {
@@ -114,7 +107,7 @@ def add_lot_command(
             definition.check_viability(lot.viability)
         except HardStop as below_release:
             unusable.append(below_release)
-    registered = add_lot(open_store(database_url), lot, actor=actor, as_of=_as_of(as_of_text))
+    registered = register_lot(ctx, lot)
     for warning in unusable[:1]:
         # Registered (the register records what arrived), but prep refuses it and never picks it.
         click.secho(f"warning: {warning}; prep will not use this lot", fg="yellow", err=True)
@@ -137,11 +130,13 @@ def list_lots_command(
     product: str | None, on_text: str | None, database_url: str | None, as_json: bool
 ) -> None:
     """Registered lots, soonest expiry first (the order to use them in)."""
+    from dosing.cli.session import signed_in
     from dosing.store import open_store
     from dosing.store.lots import list_lots
 
     on = _expiry(on_text, "on") if on_text else datetime.now(UTC).date()
-    registered = list_lots(open_store(database_url), product=product)
+    ctx = signed_in(open_store(database_url), "read_ledger")
+    registered = list_lots(ctx.store, product=product)
     if as_json:
         emit_json([{**item.summary(), "days_to_expiry": (item.lot.expiry - on).days} for item in registered])
         return
@@ -262,7 +257,9 @@ def prep(
     current_weight = parse_weight(weight_text) if weight_text is not None else None
     if current_weight is not None:
         check_body_weight(current_weight, limits)
-    store = open_store(database_url)
+    from dosing.cli.session import signed_in
+
+    store = signed_in(open_store(database_url), "read_ledger").store
     doses: list[DoseToPrepare]
     if subject is not None:
         if dose is None:

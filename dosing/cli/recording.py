@@ -1,12 +1,12 @@
 """Recording at the bedside: ``dosing record``, ``skip`` and ``correct``, one record per dose.
 
 Times typed without an offset are read in the subject's site zone (``--at 2026-12-04T10:30`` is the
-ward clock). Every command that depends on the clock takes ``--as-of``.
+ward clock). The record is stamped by the server clock and attributed to the logged-in account, and
+each is an electronic signature: the password is asked again (``--password-stdin`` for scripts).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import click
@@ -15,60 +15,63 @@ from dosing.catalog import get_protocol
 from dosing.cli.given_fields import given_options, given_values
 from dosing.cli.output import emit_json, json_option, status_text
 from dosing.cli.params import (
-    actor_or_user,
-    as_of_option,
     build_request,
-    by_option,
     ledger_store,
-    moment_or_now,
     parse_local_moment,
     subject_zone,
 )
+from dosing.cli.session import password_stdin_option, read_password, signed_in
 
 
 @click.command()
 @click.argument("subject_code")
 @click.option("--dose", "sequence", type=int, required=True, help="Dose number (1, 2, ...).")
 @given_options(correcting=False)
-@as_of_option
-@by_option
+@click.option(
+    "--late-reason", default=None,
+    help="Why a dose given more than 24 h ago is entered only now (a late entry; required then).",
+)  # fmt: skip
+@password_stdin_option
 @json_option
 def record(
     subject_code: str,
     sequence: int,
     at_text: str,
-    as_of_text: str | None,
-    actor: str | None,
+    late_reason: str | None,
+    password_stdin: bool,
     as_json: bool,
     **given: Any,
 ) -> None:
-    """Record a given dose. A second record of the same dose is refused (use correct)."""
+    """Record a given dose, signed "administered by" you. A second record of the same dose is refused
+    (use correct)."""
+    from dosing.app import administration
     from dosing.store import ledger
-    from dosing.store.models import GivenRequest
+    from dosing.store.models import GivenForm
 
     store = ledger_store()
+    ctx = signed_in(store, "record")
     zone = subject_zone(store, subject_code)
     if given["route"] is None:
         given["route"] = get_protocol(ledger.subject_protocol(store, subject_code)).route.code
-    request = build_request(
-        GivenRequest,
+    form = build_request(
+        GivenForm,
         subject_code=subject_code,
         sequence=sequence,
         started_at=parse_local_moment(at_text, "at", zone),
         **given_values(store, subject_code, sequence, zone, **given),
-        actor=actor_or_user(actor),
-        as_of=moment_or_now(as_of_text, zone),
+        late_reason=late_reason,
     )
-    record_id = ledger.record_given(store, request)
-    _echo_after(store, subject_code, sequence, record_id, "recorded", as_json, request.as_of)
+    record_id = administration.record_given(ctx, form, read_password(password_stdin))
+    _echo_after(store, subject_code, sequence, record_id, "recorded", as_json)
 
 
 def _echo_after(
-    store: Any, subject_code: str, sequence: int, record_id: int, verb: str, as_json: bool, as_of: datetime
+    store: Any, subject_code: str, sequence: int, record_id: int, verb: str, as_json: bool
 ) -> None:
+    from dosing.app import clock
     from dosing.store import ledger
 
-    view = ledger.subject_view(store, subject_code, as_of)
+    view = ledger.subject_view(store, subject_code, clock.now())
     dose = next(d for d in view.doses if d.sequence == sequence)
     if as_json:
         emit_json({"record_id": record_id, "dose": dose})
@@ -84,36 +87,33 @@ def _echo_after(
     required=True,
     help='Why it was not given, e.g. "held", "refused", "adverse event", "product unavailable".',
 )
-@click.option("--at", "at_text", default=None, help="When the decision was taken (default: --as-of).")
-@as_of_option
-@by_option
+@click.option("--at", "at_text", default=None, help="When the decision was taken (default: now).")
+@password_stdin_option
 @json_option
 def skip(
     subject_code: str,
     sequence: int,
     reason: str,
     at_text: str | None,
-    as_of_text: str | None,
-    actor: str | None,
+    password_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Record a dose that was not given, with the reason."""
-    from dosing.store import ledger
-    from dosing.store.models import SkipRequest
+    """Record a dose that was not given, with the reason (signed)."""
+    from dosing.app import administration
+    from dosing.store.models import SkipForm
 
     store = ledger_store()
+    ctx = signed_in(store, "skip")
     zone = subject_zone(store, subject_code)
-    request = build_request(
-        SkipRequest,
+    form = build_request(
+        SkipForm,
         subject_code=subject_code,
         sequence=sequence,
         reason=reason,
         decided_at=parse_local_moment(at_text, "at", zone) if at_text else None,
-        actor=actor_or_user(actor),
-        as_of=moment_or_now(as_of_text, zone),
     )
-    record_id = ledger.record_skipped(store, request)
-    _echo_after(store, subject_code, sequence, record_id, "skipped", as_json, request.as_of)
+    record_id = administration.record_skipped(ctx, form, read_password(password_stdin))
+    _echo_after(store, subject_code, sequence, record_id, "skipped", as_json)
 
 
 @click.command()
@@ -130,8 +130,7 @@ def skip(
 @click.option("--record", "record_id", type=int, default=None, help="The record corrected (a check).")
 @given_options(correcting=True)
 @click.option("--skip-reason", default=None, help="With --becomes skipped: why it was not given.")
-@as_of_option
-@by_option
+@password_stdin_option
 @json_option
 def correct(
     subject_code: str,
@@ -141,19 +140,19 @@ def correct(
     record_id: int | None,
     at_text: str | None,
     skip_reason: str | None,
-    as_of_text: str | None,
-    actor: str | None,
+    password_stdin: bool,
     as_json: bool,
     **given: Any,
 ) -> None:
-    """Correct the record of a dose: a new record that references the old one and says why."""
-    from dosing.store import ledger
-    from dosing.store.models import CorrectionRequest
+    """Correct the record of a dose: a new, signed record that references the old one and says why."""
+    from dosing.app import administration
+    from dosing.store.models import CorrectionForm
 
     store = ledger_store()
+    ctx = signed_in(store, "correct")
     zone = subject_zone(store, subject_code)
-    request = build_request(
-        CorrectionRequest,
+    form = build_request(
+        CorrectionForm,
         subject_code=subject_code,
         sequence=sequence,
         reason=reason,
@@ -162,8 +161,6 @@ def correct(
         started_at=parse_local_moment(at_text, "at", zone) if at_text else None,
         **given_values(store, subject_code, sequence, zone, **given),
         skip_reason=skip_reason,
-        actor=actor_or_user(actor),
-        as_of=moment_or_now(as_of_text, zone),
     )
-    new_id = ledger.correct(store, request)
-    _echo_after(store, subject_code, sequence, new_id, "corrected", as_json, request.as_of)
+    new_id = administration.correct(ctx, form, read_password(password_stdin))
+    _echo_after(store, subject_code, sequence, new_id, "corrected", as_json)

@@ -8,14 +8,14 @@ import click
 
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
-    actor_or_user,
     as_of_option,
     build_request,
-    by_option,
     ledger_store,
     moment_or_now,
+    refuse_as_of,
     subject_zone,
 )
+from dosing.cli.session import password_stdin_option, read_password, signed_in
 from dosing.errors import DosingError
 from dosing.protocol import ReschedulePolicy
 
@@ -33,7 +33,7 @@ from dosing.protocol import ReschedulePolicy
 @click.option("--reason", default=None)
 @click.option("--apply", "apply_changes", is_flag=True, help="Apply the changes (default: preview only).")
 @as_of_option
-@by_option
+@password_stdin_option
 @json_option
 def reschedule(
     subject_code: str,
@@ -43,30 +43,35 @@ def reschedule(
     reason: str | None,
     apply_changes: bool,
     as_of_text: str | None,
-    actor: str | None,
+    password_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Preview (or --apply) the moves of later doses after a delay, under the protocol's policy."""
-    from dosing.store import ledger
-    from dosing.store.models import RescheduleRequest
+    """Preview (or --apply, signed) the moves of later doses after a delay, under the protocol's policy."""
+    from dosing.app import rescheduling
+    from dosing.store.models import RescheduleForm
 
     store = ledger_store()
+    if apply_changes:
+        refuse_as_of(as_of_text, "a reschedule applied")
+    ctx = signed_in(store, "reschedule" if apply_changes else "read_ledger")
     zone = subject_zone(store, subject_code)
     try:
         given_day = date.fromisoformat(given_on) if given_on else None
     except ValueError as error:
         raise DosingError("given on", "ISO 8601 date", f"{given_on!r} is not a date") from error
-    request = build_request(
-        RescheduleRequest,
+    form = build_request(
+        RescheduleForm,
         subject_code=subject_code,
         sequence=sequence,
         given_on=given_day,
         policy=ReschedulePolicy(policy) if policy else None,
         reason=reason,
-        actor=actor_or_user(actor),
-        as_of=moment_or_now(as_of_text, zone),
     )
-    result = ledger.reschedule(store, request) if apply_changes else ledger.preview_reschedule(store, request)
+    result = (
+        rescheduling.apply(ctx, form, read_password(password_stdin))
+        if apply_changes
+        else rescheduling.preview(ctx, form, moment_or_now(as_of_text, zone))
+    )
     if as_json:
         emit_json(result)
         return

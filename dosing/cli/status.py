@@ -9,13 +9,13 @@ import click
 
 from dosing.cli.output import csv_option, csv_text, emit_json, json_option, status_text, table
 from dosing.cli.params import (
-    actor_or_user,
     as_of_option,
-    by_option,
     ledger_store,
     moment_or_now,
+    refuse_as_of,
     subject_zone,
 )
+from dosing.cli.session import signed_in
 
 _STATUS_HEADERS = [
     "dose",
@@ -39,11 +39,12 @@ _STATUS_HEADERS = [
 @csv_option
 def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: bool) -> None:
     """A subject's plan with the status of every dose."""
-    from dosing.store import ledger
+    from dosing.app import reads
 
     store = ledger_store()
+    ctx = signed_in(store, "read_ledger")
     zone = subject_zone(store, subject_code)
-    view = ledger.subject_view(store, subject_code, moment_or_now(as_of_text, zone))
+    view = reads.subject_view(ctx, subject_code, moment_or_now(as_of_text, zone))
     if as_json:
         emit_json(view)
         return
@@ -106,23 +107,22 @@ _OVERDUE_HEADERS = [
     "--sweep", is_flag=True, help="Also write newly missed and late doses to the audit log (once each)."
 )
 @as_of_option
-@by_option
 @json_option
 @csv_option
-def overdue(
-    site: str | None, sweep: bool, as_of_text: str | None, actor: str | None, as_json: bool, as_csv: bool
-) -> None:
+def overdue(site: str | None, sweep: bool, as_of_text: str | None, as_json: bool, as_csv: bool) -> None:
     """Every missed or late dose across subjects, oldest first, with days late."""
-    from dosing.store import ledger
+    from dosing.app import reads
 
     store = ledger_store()
-    as_of = moment_or_now(as_of_text, "UTC")
     if sweep:
-        swept = ledger.sweep_overdue(store, as_of, actor_or_user(actor))
+        refuse_as_of(as_of_text, "the sweep writes to the audit log, so it")
+        swept = reads.sweep(signed_in(store, "sweep"))
         if not (as_json or as_csv):
             click.echo(f"{len(swept.missed)} newly missed dose(s) written to the audit log")
             click.echo(f"{len(swept.late)} newly late dose(s) written to the audit log")
-    rows = [row for row in ledger.overdue(store, as_of) if site is None or row.site == site]
+    as_of = moment_or_now(as_of_text, "UTC")
+    found = reads.overdue(signed_in(store, "read_ledger"), as_of)
+    rows = [row for row in found if site is None or row.site == site]
     if as_json:
         emit_json(rows)
         return

@@ -16,13 +16,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
 from dosing.settings import get_settings, sqlite_file
 
 #: Seconds a SQLite writer waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT = 60
+#: The PostgreSQL advisory lock key that serialises the ledger's writers ("dose" in ASCII).
+WRITER_LOCK = 0x646F7365
 
 
 def _migrations_dir() -> str:
@@ -86,9 +88,15 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed if the block ends normally, rolled back on any exception."""
+        """One unit of work: committed if the block ends normally, rolled back on any exception.
+
+        Writers are serialised, so the audit chain has one head: SQLite by ``BEGIN IMMEDIATE``,
+        PostgreSQL by a transaction-scoped advisory lock taken before anything is read.
+        """
         with Session(self._write_engine, expire_on_commit=False) as session:
             try:
+                if not self.is_sqlite:
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
                 yield session
                 session.commit()
             except BaseException:

@@ -31,7 +31,7 @@ from dosing.pharmacy.lots import DIN_PATTERN, Lot, check_lot_for_dose, normalize
 from dosing.pharmacy.worksheet import DoseToPrepare
 from dosing.protocol import PerKgFixed, PerKgRange, Protocol
 from dosing.store.db import Store
-from dosing.store.tables import AuditEntry, DecimalText
+from dosing.store.tables import DecimalText
 from dosing.units import AmountUnit, Concentration, DosePerKg, Percent, Volume
 
 
@@ -136,17 +136,19 @@ def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime) -> Registere
     )
     try:
         with store.transaction() as session:
+            from dosing.store.ledger.audit_entry import _audit
+
             session.add(row)
             session.flush()
-            session.add(
-                AuditEntry(
-                    at=as_of,
-                    actor=actor,
-                    action="lot.registered",
-                    entity="lot",
-                    entity_id=row.id,
-                    after=lot.model_dump(mode="json"),
-                )
+            _audit(
+                session,
+                actor=actor,
+                at=as_of,
+                action="lot.registered",
+                entity="lot",
+                entity_id=row.id,
+                after=lot.model_dump(mode="json"),
+                rows=[row],
             )
     except IntegrityError as error:
         if _is_duplicate(store, lot.identifier):

@@ -21,17 +21,27 @@ from dosing.units import Amount, DosePerKg, Volume, Weight
 SUBJECT_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-class _Request(BaseModel):
+class SignatureIntent(BaseModel):
+    """An electronic signature the application layer has authenticated (the signer re-entered the
+    password): who signs, the printed name and what the signature means. The ledger links it to the
+    rows it signs, in the same transaction."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: Who does it (audit log); the CLI's --by, default $USER.
-    actor: str = Field(min_length=1, max_length=128)
-    #: The moment the change is recorded (the CLI's --as-of, default now).
-    as_of: AwareDatetime
+    account_id: int
+    username: str = Field(min_length=1, max_length=64)
+    printed_name: str = Field(min_length=1, max_length=128)
+    meaning: str = Field(min_length=1, max_length=64)
+
+
+class _Form(BaseModel):
+    """What a person types for a change: never who they are or what time it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     @model_validator(mode="after")
-    def _plausible_dates(self) -> _Request:
-        """Every date of a request lies in the site's years, whatever entry point built it."""
+    def _plausible_dates(self) -> _Form:
+        """Every date of a form (and of its request) lies in the site's years, whatever built it."""
         from dosing.plausibility import check_year
         from dosing.settings import site_limits
 
@@ -43,6 +53,18 @@ class _Request(BaseModel):
         return self
 
 
+class _Stamp(BaseModel):
+    """What the system adds to a form: the authenticated actor, the server clock, the signature."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The authenticated account's username (from the session, never from input).
+    actor: str = Field(min_length=1, max_length=128)
+    #: The server clock when the change is recorded (never from input).
+    as_of: AwareDatetime
+    signature: SignatureIntent | None = None
+
+
 def _text(value: str | None) -> str | None:
     if value is None:
         return None
@@ -50,7 +72,7 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-class EnrollmentRequest(_Request):
+class EnrollmentForm(_Form):
     protocol_id: str
     subject_code: str = Field(pattern=SUBJECT_CODE)
     #: None: from the randomization list (randomized studies), the open cohort (escalation) or the only arm.
@@ -70,7 +92,7 @@ class EnrollmentRequest(_Request):
     _strip = field_validator("reason")(_text)
 
 
-class GivenRequest(_Request):
+class GivenForm(_Form):
     subject_code: str
     sequence: int = Field(ge=1)
     started_at: AwareDatetime
@@ -85,9 +107,11 @@ class GivenRequest(_Request):
     given_by: str | None = Field(default=None, max_length=128)
     infusion_reaction: str | None = Field(default=None, max_length=500)
     notes: str | None = Field(default=None, max_length=2000)
+    #: Why a dose given well before now is entered only now (a late entry, GCP): required then.
+    late_reason: str | None = Field(default=None, max_length=500)
 
 
-class SkipRequest(_Request):
+class SkipForm(_Form):
     subject_code: str
     sequence: int = Field(ge=1)
     reason: str = Field(min_length=1, max_length=500)
@@ -102,7 +126,7 @@ class SkipRequest(_Request):
         return value.strip()
 
 
-class CorrectionRequest(_Request):
+class CorrectionForm(_Form):
     """A new record that replaces the effective record of a dose; fields left out are carried over."""
 
     subject_code: str
@@ -126,7 +150,7 @@ class CorrectionRequest(_Request):
     skip_reason: str | None = None
 
 
-class RescheduleRequest(_Request):
+class RescheduleForm(_Form):
     subject_code: str
     sequence: int = Field(ge=1)
     #: The day the delayed dose was (or will be) given; default: its recorded administration.
@@ -136,12 +160,36 @@ class RescheduleRequest(_Request):
     reason: str | None = None
 
 
-class CohortReviewRequest(_Request):
+class CohortReviewForm(_Form):
     protocol_id: str
     cohort: int = Field(ge=1)
     safe: bool
     reviewed_on: date
     notes: str | None = None
+
+
+class EnrollmentRequest(EnrollmentForm, _Stamp):
+    pass
+
+
+class GivenRequest(GivenForm, _Stamp):
+    pass
+
+
+class SkipRequest(SkipForm, _Stamp):
+    pass
+
+
+class CorrectionRequest(CorrectionForm, _Stamp):
+    pass
+
+
+class RescheduleRequest(RescheduleForm, _Stamp):
+    pass
+
+
+class CohortReviewRequest(CohortReviewForm, _Stamp):
+    pass
 
 
 # --- views ------------------------------------------------------------------------------------------
@@ -188,6 +236,8 @@ class GivenView(_View):
     notes: str | None
     recorded_by: str
     recorded_at: datetime
+    #: The electronic signature of the record ("Li Na (nurse-li), administered by, 2026-12-01T01:35Z").
+    signed: str | None = None
 
 
 class DoseView(_View):
@@ -320,3 +370,6 @@ class AuditView(_View):
     reason: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    #: The signature given for the change, as printed (name, username, meaning, time).
+    signature: str | None = None
+    entry_hash: str | None = None

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, func, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -41,6 +41,8 @@ def _json() -> Any:
 
 class Subject(SQLModel, table=True):
     __tablename__ = "subjects"
+    # E-003 and e-003 are one patient: codes are unique without regard to case.
+    __table_args__ = (Index("uq_subjects_code_ci", func.lower(text("code")), unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True, index=True)
@@ -244,6 +246,78 @@ class AuditEntry(SQLModel, table=True):
     #: For the sweep: the planned dose given after its window that this entry reports (once each). A
     #: unique index, not a constraint, so that the column is added without rebuilding the table.
     late_planned_id: int | None = Field(default=None, unique=True, index=True)
+    #: The ledger rows this change wrote (``[[table, id], ...]``) and their digest (see dosing.store.chain).
+    row_refs: list[Any] | None = _json()
+    row_hash: str | None = Field(default=None, max_length=64)
+    #: The electronic signature given for this change, if it needed one.
+    signature_id: int | None = Field(default=None, index=True)
+    #: The hash chain: the previous entry's hash (unique: the chain cannot fork) and this entry's own.
+    prev_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    entry_hash: str | None = Field(default=None, max_length=64)
+
+
+class Account(SQLModel, table=True):
+    """A person (or a named service) who may use the system. Never deleted; disabling keeps the row.
+
+    Not a ledger table: the lockout counters and the password hash change in place, and every change
+    is written to the audit log.
+    """
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: Lower case, unique: the ID component of a signature.
+    username: str = Field(max_length=64, unique=True, index=True)
+    #: The printed name on signatures (21 CFR 11.50).
+    full_name: str = Field(max_length=128)
+    #: Comma-separated roles (nurse, pharmacist, coordinator, investigator, data-manager, admin, service).
+    roles: str = Field(max_length=256)
+    #: person | service (a service account has no password and cannot log in).
+    kind: str = Field(default="person", max_length=16)
+    password_hash: str | None = Field(default=None, max_length=256)
+    disabled: bool = False
+    failed_attempts: int = 0
+    locked: bool = False
+    password_changed_at: datetime | None = None
+    created_at: datetime
+    created_by: str = Field(max_length=64)
+
+
+class LoginSession(SQLModel, table=True):
+    """An authenticated session: the CLI keeps its token in a file only its owner can read, the web
+    application in a cookie. Only a hash of the token is stored."""
+
+    __tablename__ = "login_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    #: cli | web
+    client: str = Field(max_length=16)
+    started_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None = None
+    #: logout | idle timeout | disabled | password reset
+    ended_reason: str | None = Field(default=None, max_length=32)
+
+
+class Signature(SQLModel, table=True):
+    """An electronic signature (21 CFR 11.50, 11.70): who (printed name), when (server clock), what it
+    means, and a hash of the signed record's content, so it cannot be moved to another record. Insert-only.
+    """
+
+    __tablename__ = "signatures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    username: str = Field(max_length=64)
+    printed_name: str = Field(max_length=128)
+    #: "administered by", "skipped by", "corrected by", "reviewed: safe", ...
+    meaning: str = Field(max_length=64)
+    signed_at: datetime
+    #: The signed rows (``[[table, id], ...]``) and their digest at signing.
+    record_refs: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    record_hash: str = Field(max_length=64)
 
 
 TABLES = [
@@ -255,4 +329,7 @@ TABLES = [
     AdministrationEvent,
     CohortReview,
     AuditEntry,
+    Account,
+    LoginSession,
+    Signature,
 ]

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import pendulum
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dosing.errors import DosingError
@@ -61,7 +61,7 @@ def _subject(session: Session, subject_code: str) -> tuple[t.Subject, t.Enrollme
     found = session.execute(
         select(t.Subject, t.Enrollment)
         .join(t.Enrollment, col(t.Enrollment.subject_id) == col(t.Subject.id))
-        .where(col(t.Subject.code) == subject_code)
+        .where(func.lower(col(t.Subject.code)) == subject_code.lower())
     ).first()
     if found is None:
         raise DosingError("subject", "an enrolled subject", f"no subject {subject_code!r} is enrolled")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,7 +10,9 @@ from typing import Any
 from sqlmodel import Session
 
 from dosing.store import tables as t
+from dosing.store.chain import chain_fields, refs_of, rows_digest
 from dosing.store.ledger._common import _utc
+from dosing.store.models import SignatureIntent
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,20 +48,55 @@ def _audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     missed_planned_id: int | None = None,
+    rows: Sequence[Any] = (),
+    refs: list[list[Any]] | None = None,
+    signature: SignatureIntent | None = None,
 ) -> t.AuditEntry:
-    entry = t.AuditEntry(
-        at=_utc(at),
-        actor=actor,
-        action=action,
-        protocol_id=protocol_id,
-        subject_code=subject_code,
-        entity=entity,
-        entity_id=entity_id,
-        reason=reason,
-        before=before,
-        after=after,
-        missed_planned_id=missed_planned_id,
-    )
+    """Append one entry to the audit chain for the ledger ``rows`` this change wrote (flushed), signed
+    when the change needs a signature (the signature is linked to the same rows by their digest)."""
+    refs = [*refs_of(rows), *(refs or [])] or None
+    signature_id = None
+    if signature is not None:
+        # The signature is linked to the rows it signs by their digest; the entry covers both.
+        signature_id = _sign(session, signature, refs, rows_digest(session, refs) if refs else None, at)
+        refs = [*(refs or []), ["signatures", signature_id]]
+    row_hash = rows_digest(session, refs) if refs else None
+    fields = chain_fields(
+        session,
+        {
+            "at": _utc(at), "actor": actor, "action": action, "protocol_id": protocol_id,
+            "subject_code": subject_code, "entity": entity, "entity_id": entity_id, "reason": reason,
+            "before": _jsonable(before) if before is not None else None,
+            "after": _jsonable(after) if after is not None else None,
+            "missed_planned_id": missed_planned_id, "late_planned_id": None, "row_refs": refs,
+            "row_hash": row_hash, "signature_id": signature_id,
+        },
+    )  # fmt: skip
+    entry = t.AuditEntry(**fields)
     session.add(entry)
     session.flush()
     return entry
+
+
+def _sign(
+    session: Session,
+    signature: SignatureIntent,
+    refs: list[list[Any]] | None,
+    row_hash: str | None,
+    at: datetime,
+) -> int:
+    if not refs or row_hash is None:
+        raise AssertionError("a signature is linked to the rows it signs")
+    row = t.Signature(
+        account_id=signature.account_id,
+        username=signature.username,
+        printed_name=signature.printed_name,
+        meaning=signature.meaning,
+        signed_at=_utc(at),
+        record_refs=refs,
+        record_hash=row_hash,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id

@@ -92,6 +92,8 @@ def correct(store: Store, request: CorrectionRequest) -> int:
                 "kind": request.becomes,
                 **_row_json(event, skip=("id", "planned_id", "subject_id")),
             },
+            rows=[event],
+            signature=request.signature,
         )
         assert event.id is not None
         return event.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -36,7 +36,9 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
             # Another enrollment took the same randomization number or cohort place: draw again.
             with store.session() as session:
                 taken = session.scalars(
-                    select(col(t.Subject.id)).where(col(t.Subject.code) == request.subject_code)
+                    select(col(t.Subject.id)).where(
+                        func.lower(col(t.Subject.code)) == request.subject_code.lower()
+                    )
                 ).first()
             if taken is not None:
                 raise DosingError(
@@ -55,6 +57,18 @@ def _eligibility(protocol: Protocol, request: EnrollmentRequest) -> EligibilityA
     if request.eligibility is None and not needed_inputs(protocol.eligibility):
         return None
     return assess(protocol.eligibility, inputs)
+
+
+def _plan_refs(session: Session, enrollment_id: int) -> list[list[object]]:
+    """The planned doses and assessments written for an enrollment, as audit row references."""
+    refs: list[list[object]] = []
+    for table in (t.PlannedAdministration, t.PlannedAssessment):
+        ids = session.scalars(
+            select(col(table.id)).where(col(table.enrollment_id) == enrollment_id).order_by(col(table.id))
+        )
+        name: str = table.__tablename__
+        refs.extend([name, row_id] for row_id in ids)
+    return refs
 
 
 def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -> Enrollment:
@@ -85,6 +99,7 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
         doses, assessments = _insert_plan(session, protocol, subject, enrollment, plan)
         if eligibility is not None:
             _insert_eligibility(session, enrollment, eligibility)
+        refs = _plan_refs(session, _id(enrollment))
         arm, source, number, cohort, position = choice
         _audit(
             session,
@@ -112,6 +127,9 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 "planned_assessments": assessments,
                 "eligibility": eligibility.model_dump(mode="json") if eligibility is not None else None,
             },
+            rows=[subject, enrollment],
+            refs=refs,
+            signature=request.signature,
         )
         return Enrollment(
             subject_code=subject.code,

@@ -124,6 +124,8 @@ def review_cohort(store: Store, request: CohortReviewRequest) -> int:
                 "reviewed_on": request.reviewed_on.isoformat(),
                 "members": [member.subject_code for member in in_cohort],
             },
+            rows=[review],
+            signature=request.signature,
         )
         assert review.id is not None
         return review.id

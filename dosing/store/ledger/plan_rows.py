@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dosing.errors import DosingError
@@ -18,11 +18,17 @@ from dosing.store.models import EnrollmentRequest
 
 def _insert_subject(session: Session, request: EnrollmentRequest) -> t.Subject:
     exists = session.scalars(
-        select(col(t.Subject.id)).where(col(t.Subject.code) == request.subject_code)
+        select(col(t.Subject.code)).where(func.lower(col(t.Subject.code)) == request.subject_code.lower())
     ).first()
     if exists is not None:
+        same = exists == request.subject_code
         raise DosingError(
-            "subject", "a subject code is enrolled once", f"{request.subject_code} is already enrolled"
+            "subject",
+            "a subject code is enrolled once, without regard to case",
+            f"{request.subject_code} is already enrolled"
+            if same
+            else f"{request.subject_code} is already enrolled as {exists} "
+            "(codes differing only by case are one subject)",
         )
     subject = t.Subject(code=request.subject_code, protocol_id=request.protocol_id, created_at=request.as_of)
     session.add(subject)

@@ -76,6 +76,8 @@ def _record_outcome(
             subject_code=subject.code,
             reason=reason,
             after={"dose": request.sequence, **_row_json(event, skip=("id", "planned_id", "subject_id"))},
+            rows=[event],
+            signature=request.signature,
         )
         assert event.id is not None
         return event.id
@@ -83,8 +85,10 @@ def _record_outcome(
     return _with_refusal(store, request.subject_code, request.sequence, work)
 
 
-def record_given(store: Store, request: GivenRequest) -> int:
-    """Record a given administration; refuses a second record of the same dose. Returns the record id."""
+def record_given(store: Store, request: GivenRequest, audit_reason: str | None = None) -> int:
+    """Record a given administration; refuses a second record of the same dose. Returns the record id.
+
+    ``audit_reason`` marks a late entry ("late entry: ...") in the audit log."""
 
     def given(
         session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration, earliest: date
@@ -92,7 +96,7 @@ def record_given(store: Store, request: GivenRequest) -> int:
         fields = _given_fields(planned, enrollment, request, None, earliest)
         return _with_registered_lot(session, enrollment, fields)
 
-    return _record_outcome(store, request, "given", given, reason=None)
+    return _record_outcome(store, request, "given", given, reason=audit_reason)
 
 
 def record_skipped(store: Store, request: SkipRequest) -> int:

@@ -22,8 +22,9 @@ def reschedule(store: Store, request: RescheduleRequest) -> ReschedulePreview:
         subject, enrollment, preview, planned_rows, _ = _reschedule_plan(session, request)
         if not preview.changes:
             return preview
+        moved = []
         for change in preview.changes:
-            session.add(
+            moved.append(
                 t.AdministrationEvent(
                     planned_id=_id(planned_rows[change.sequence]),
                     subject_id=_id(subject),
@@ -36,6 +37,7 @@ def reschedule(store: Store, request: RescheduleRequest) -> ReschedulePreview:
                     recorded_by=request.actor,
                 )
             )
+        session.add_all(moved)
         session.flush()
         entry = _audit(
             session,
@@ -70,5 +72,7 @@ def reschedule(store: Store, request: RescheduleRequest) -> ReschedulePreview:
                     for c in preview.changes
                 ],
             },
+            rows=moved,
+            signature=request.signature,
         )
         return preview.model_copy(update={"applied": True, "audit_id": entry.id})

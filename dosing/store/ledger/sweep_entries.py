@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col
 
 from dosing.store import tables as t
+from dosing.store.chain import chain_fields
 from dosing.store.ledger._common import _id_of
 from dosing.store.models import LateDose, MissedDose, OverdueRow
 
@@ -20,6 +21,12 @@ from dosing.store.models import LateDose, MissedDose, OverdueRow
 def _insert_entries(session: Session, entries: list[dict[str, Any]]) -> list[int]:
     if not entries:
         return []
+    # Each entry links to the one before it, in the order they are inserted (RETURNING keeps it).
+    for entry in entries:
+        entry.setdefault("missed_planned_id", None)
+        entry.setdefault("late_planned_id", None)
+        entry.update(row_refs=None, row_hash=None, signature_id=None)
+        chain_fields(session, entry)
     ids = session.scalars(
         insert(t.AuditEntry).returning(col(t.AuditEntry.id), sort_by_parameter_order=True), entries
     ).all()

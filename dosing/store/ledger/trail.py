@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dosing.store import tables as t
+from dosing.store.accounts import signature_texts
 from dosing.store.db import Store
 from dosing.store.models import AuditView
 
@@ -24,6 +25,7 @@ def audit_trail(
         if limit is not None:
             query = query.limit(limit)
         entries = list(session.scalars(query))
+        signed = signature_texts(session, [e.signature_id for e in entries if e.signature_id is not None])
     return [
         AuditView(
             id=entry.id,
@@ -37,6 +39,8 @@ def audit_trail(
             reason=entry.reason,
             before=entry.before,
             after=entry.after,
+            signature=signed.get(entry.signature_id) if entry.signature_id is not None else None,
+            entry_hash=entry.entry_hash,
         )
         for entry in reversed(entries)
     ]

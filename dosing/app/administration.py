@@ -1,0 +1,45 @@
+"""At the bedside: record a dose given, record a dose not given, correct a record. Each is signed."""
+
+from __future__ import annotations
+
+from dosing.app.accounts import sign
+from dosing.app.authority import require
+from dosing.app.context import Context
+from dosing.app.stamping import late_entry, not_in_future, stamped
+from dosing.store import ledger
+from dosing.store.models import (
+    CorrectionForm,
+    CorrectionRequest,
+    GivenForm,
+    GivenRequest,
+    SkipForm,
+    SkipRequest,
+)
+
+
+def record_given(ctx: Context, form: GivenForm, password: str) -> int:
+    """Record a given dose, signed "administered by" the nurse. Returns the record id."""
+    require(ctx, "record")
+    not_in_future(form.started_at, "at")
+    not_in_future(form.ended_at, "end")
+    reason = late_entry(form.started_at, form.late_reason)
+    signature = sign(ctx, password, "administered by")
+    request = stamped(GivenRequest, form, ctx, signature)
+    return ledger.record_given(store=ctx.store, request=request, audit_reason=reason)
+
+
+def record_skipped(ctx: Context, form: SkipForm, password: str) -> int:
+    """Record that a dose was not given, and why, signed by the nurse. Returns the record id."""
+    require(ctx, "skip")
+    not_in_future(form.decided_at, "at")
+    signature = sign(ctx, password, "not given: recorded by")
+    return ledger.record_skipped(ctx.store, stamped(SkipRequest, form, ctx, signature))
+
+
+def correct(ctx: Context, form: CorrectionForm, password: str) -> int:
+    """Correct the record of a dose (a new record naming the old one), signed "corrected by"."""
+    require(ctx, "correct")
+    not_in_future(form.started_at, "at")
+    not_in_future(form.ended_at, "end")
+    signature = sign(ctx, password, "corrected by")
+    return ledger.correct(ctx.store, stamped(CorrectionRequest, form, ctx, signature))
