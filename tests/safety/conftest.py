@@ -3,47 +3,37 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dosing_cli import DosingCLI
 from tests.eligible import ELIGIBLE_OPTIONS
 from tests.store.conftest import pg_schema_url, sqlite_url, store_url  # noqa: F401 (fixtures)
 
-DOSING = Path(sys.executable).parent / "dosing"
-
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+#: Wall clocks of the ward machines (records are stamped by the system clock, set with libfaketime).
+SHANGHAI = "+08:00"
 
 
 @pytest.fixture
 def dosing(tmp_path: Path, store_url: str) -> Run:  # noqa: F811
-    env = {
-        **os.environ,
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "DOSING_DATABASE_URL": store_url,
-        "USER": "nurse-a",
-        "NO_COLOR": "1",
-        "DO_NOT_TRACK": "1",
-    }
+    cli = DosingCLI(tmp_path, store_url)
 
     def run(
-        *args: str, ok: bool = True, extra_env: dict[str, str] | None = None
+        *args: str, ok: bool = True, clock: str | None = None, extra_env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(DOSING), *args],
-            env={**env, **(extra_env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
+        saved = dict(cli.env)
+        cli.env.update(extra_env or {})
+        try:
+            return cli(*args, ok=ok, clock=clock)
+        finally:
+            cli.env.clear()
+            cli.env.update(saved)
 
     return run
 
@@ -58,15 +48,21 @@ def refused(result: subprocess.CompletedProcess[str], field: str, *words: str) -
     return result.stderr
 
 
+#: Entries about sessions and accounts (a test logs in again at each clock), not about the ledger.
+_SESSION_ACTIONS = {"login", "logout", "account_created", "account_disabled", "account_locked", "password_reset"}
+
+
 def audit_count(dosing: Run) -> int:
-    return len(json.loads(dosing("audit", "--json").stdout))
+    """Entries the ledger's changes wrote: a refusal must leave this unchanged."""
+    entries = json.loads(dosing("audit", "--json").stdout)
+    return sum(1 for entry in entries if entry["action"] not in _SESSION_ACTIONS)
 
 
 def enroll_low(dosing: Run, subject: str = "S-001", *extra: str) -> None:
     """NCT04822922, low dose, 62 kg, enrolled on 2026-12-01 (dose 1 on day 1, doses 2-4 on days 4, 7, 10)."""
     dosing(
         "enroll", "NCT04822922", *ELIGIBLE_OPTIONS, "--subject", subject, "--arm", "low", "--weight", "62kg",
-        "--anchor", "2026-12-01", "--as-of", "2026-12-01T08:00", *extra,
+        "--anchor", "2026-12-01", *extra, clock="2026-12-01T08:00+08:00",
     )  # fmt: skip
 
 
@@ -82,7 +78,7 @@ def register_lot(
     return dosing(
         "lots", "add", "--lot-number", lot, "--product", product, "--concentration", concentration,
         "--viability", viability, "--volume", volume, "--expiry", "2027-12-31",
-        "--as-of", "2026-11-01T00:00:00+00:00",
+        clock="2026-11-01T00:00:00+00:00",
     )  # fmt: skip
 
 

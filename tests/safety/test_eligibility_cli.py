@@ -21,7 +21,7 @@ def _enroll(dosing: Run, protocol: str, *options: str, ok: bool = True):  # type
     arm = ARMS[protocol]
     per_kg = ("--dose-per-kg", "5 x10^5 cells/kg") if protocol == "MSC-ACLF-WEEKLY" else ()
     return dosing("enroll", protocol, "--subject", "S-001", *arm, *per_kg, "--weight", "62kg",
-                  "--anchor", "2026-12-01", "--as-of", "2026-12-01T08:00", *options, ok=ok)  # fmt: skip
+                  "--anchor", "2026-12-01", *options, ok=ok, clock="2026-12-01T08:00+08:00")  # fmt: skip
 
 
 def test_age_is_required_where_the_protocol_has_an_age_criterion(dosing: Run) -> None:
@@ -73,6 +73,6 @@ def test_a_lab_without_its_unit_is_refused(dosing: Run) -> None:
 
 def test_a_withdrawn_study_takes_no_patients(dosing: Run) -> None:
     result = dosing("enroll", "NCT05940610", *ELIGIBLE_OPTIONS, "--subject", "W-1", "--weight", "60kg",
-                    "--anchor", "2026-12-01", "--as-of", "2026-12-01T08:00", ok=False)  # fmt: skip
+                    "--anchor", "2026-12-01", ok=False, clock="2026-12-01T08:00+08:00")  # fmt: skip
     refused(result, "study status", "withdrawn")
     assert audit_count(dosing) == 0

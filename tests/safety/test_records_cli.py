@@ -17,7 +17,7 @@ def _enrolled(dosing: Run) -> int:
 
 def _record(dosing: Run, *args: str, dose: str = "1", at: str = "2026-12-01T09:30", ok: bool = False):  # type: ignore[no-untyped-def]
     return dosing("record", "S-001", "--dose", dose, "--at", at, "--lot", "L123",
-                  "--as-of", "2026-12-01T11:00", *args, ok=ok)  # fmt: skip
+                  *args, ok=ok, clock="2026-12-01T11:00+08:00")  # fmt: skip
 
 
 def test_ten_times_the_order_is_an_overdose_and_refused(dosing: Run) -> None:
@@ -71,7 +71,7 @@ def test_a_correction_cannot_make_an_overdose(dosing: Run) -> None:
     _record(dosing, ok=True)
     before = audit_count(dosing)
     result = dosing("correct", "S-001", "--dose", "1", "--reason", "typo", "--amount", "2.48 x10^8 cells",
-                    "--as-of", "2026-12-01T12:00", ok=False)  # fmt: skip
+                    ok=False, clock="2026-12-01T12:00+08:00")  # fmt: skip
     refused(result, "amount", "an overdose")
     assert audit_count(dosing) == before
 
@@ -84,8 +84,7 @@ def test_a_dose_on_1900_01_01_is_refused(dosing: Run) -> None:
 
 def test_a_dose_on_9999_12_31_is_refused(dosing: Run) -> None:
     before = _enrolled(dosing)
-    result = dosing("record", "S-001", "--dose", "1", "--at", "9999-12-31T10:00",
-                    "--as-of", "9999-12-31T11:00", ok=False)  # fmt: skip
+    result = dosing("record", "S-001", "--dose", "1", "--at", "9999-12-31T10:00", ok=False)
     refused(result, "at", "outside the years a record can have")
     assert audit_count(dosing) == before
 
@@ -112,5 +111,5 @@ def test_a_dose_long_before_its_window_is_refused(dosing: Run) -> None:
 def test_one_day_early_is_within_the_protocols_allowance(dosing: Run) -> None:
     _enrolled(dosing)
     result = dosing("record", "S-001", "--dose", "2", "--at", "2026-12-03T10:00", "--lot", "L123",
-                    "--as-of", "2026-12-03T11:00")  # fmt: skip
+                    clock="2026-12-03T11:00+08:00")  # fmt: skip
     assert "given early (1 d early)" in result.stdout

@@ -26,7 +26,7 @@ def test_enroll_refuses_a_weight_no_adult_has_and_writes_nothing(dosing: Run, we
     result = dosing(
         "enroll", "NCT04822922", *ELIGIBLE_OPTIONS, "--subject", "S-001", "--arm", "low", "--weight", weight,
         "--anchor", "2026-12-01",
-        "--as-of", "2026-12-01T08:00", ok=False,
+        ok=False, clock="2026-12-01T08:00+08:00",
     )  # fmt: skip
     refused(result, "weight", "not a plausible adult weight")
     assert audit_count(dosing) == 0
@@ -45,7 +45,7 @@ def test_enroll_refuses_a_weight_measured_in_the_future(dosing: Run) -> None:
     result = dosing(
         "enroll", "NCT04822922", *ELIGIBLE_OPTIONS, "--subject", "S-001", "--arm", "low", "--weight", "62kg",
         "--weight-measured-on", "2026-12-05", "--anchor", "2026-12-01",
-        "--as-of", "2026-12-01T08:00", ok=False,
+        ok=False, clock="2026-12-01T08:00+08:00",
     )  # fmt: skip
     refused(result, "weight measured on", "in the future")
     assert audit_count(dosing) == 0
@@ -55,7 +55,7 @@ def test_enroll_refuses_a_weight_measured_in_9999(dosing: Run) -> None:
     result = dosing(
         "enroll", "NCT04822922", *ELIGIBLE_OPTIONS, "--subject", "S-001", "--arm", "low", "--weight", "62kg",
         "--weight-measured-on", "9999-01-01", "--anchor", "2026-12-01",
-        "--as-of", "2026-12-01T08:00", ok=False,
+        ok=False, clock="2026-12-01T08:00+08:00",
     )  # fmt: skip
     refused(result, "weight measured on", "1990-2100")
 
@@ -64,7 +64,7 @@ def test_enroll_refuses_a_weight_older_than_the_site_allows(dosing: Run) -> None
     result = dosing(
         "enroll", "NCT04822922", *ELIGIBLE_OPTIONS, "--subject", "S-001", "--arm", "low", "--weight", "62kg",
         "--weight-measured-on", "2026-10-01", "--anchor", "2026-12-01",
-        "--as-of", "2026-12-01T08:00", ok=False,
+        ok=False, clock="2026-12-01T08:00+08:00",
     )  # fmt: skip
     refused(result, "weight measured on", "61 days before enrollment", "DOSING_WEIGHT_MAX_AGE_DAYS")
     assert audit_count(dosing) == 0
@@ -94,8 +94,7 @@ def test_prep_refuses_a_current_weight_no_adult_has(dosing: Run, tmp_path) -> No
 
 
 def test_a_roster_row_with_a_weight_no_adult_has_is_rejected(dosing: Run, store_url: str) -> None:
-    from datetime import UTC, datetime
-
+    from dosing.app.flow_actor import flow_context
     from dosing.store import open_store
     from flows.enroll import enroll_rows
     from flows.roster import parse_roster
@@ -105,7 +104,7 @@ def test_a_roster_row_with_a_weight_no_adult_has_is_rejected(dosing: Run, store_
                           "R-2,NCT04822922,low,62 kg,2026-12-01,renji-shanghai,50\n")  # fmt: skip
     assert roster.rejected == []
     store = open_store(store_url)
-    outcome = enroll_rows(store, roster.rows, actor="roster", as_of=datetime(2026, 12, 1, 1, tzinfo=UTC))
+    outcome = enroll_rows(flow_context(store, "enroll-roster"), roster.rows)
     store.dispose()
     assert [row["subject_code"] for row in outcome["enrolled"]] == ["R-2"]
     assert [(row["subject_code"], row["field"]) for row in outcome["rejected"]] == [("R-1", "weight")]
