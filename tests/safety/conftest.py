@@ -49,7 +49,9 @@ def refused(result: subprocess.CompletedProcess[str], field: str, *words: str) -
 
 
 #: Entries about sessions and accounts (a test logs in again at each clock), not about the ledger.
-_SESSION_ACTIONS = {"login", "logout", "account_created", "account_disabled", "account_locked", "password_reset"}
+_SESSION_ACTIONS = {
+    "login", "logout", "account_created", "account_disabled", "account_locked", "password_reset",
+}  # fmt: skip
 
 
 def audit_count(dosing: Run) -> int:
