@@ -114,8 +114,8 @@ def check_study_takes_patients(protocol: Protocol) -> None:
         )
         raise HardStop(
             "study status",
-            "only a recruiting study takes new patients (unknown or not yet recruiting: only with the "
-            "site's recorded enrollment_opening)",
+            "a study that is withdrawn, completed, terminated, suspended or not recruiting takes no new "
+            "patients; unknown or not yet recruiting only with the site's recorded enrollment_opening",
             f"{protocol.id} is {protocol.status.value}{opened}",
         )
 

@@ -226,13 +226,12 @@ class Product(_Model):
             return
         low = parse_concentration(self.concentration_range.minimum, field="product.concentration_range")
         high = parse_concentration(self.concentration_range.maximum, field="product.concentration_range")
-        if (
-            concentration.amount_unit is not low.amount_unit
-            or not low.value <= concentration.value <= high.value
-        ):
+        if concentration.amount_unit is not low.amount_unit:
+            return  # another unit is refused by the dose arithmetic, with its own rule
+        if not low.value <= concentration.value <= high.value:
             raise HardStop(
                 field,
-                f"{self.name} lots are {low}-{high} (protocol product.concentration_range)",
+                f"{self.name} lots are {low} to {high} (protocol product.concentration_range)",
                 f"{concentration} is not a plausible concentration of {self.name}",
             )
 
@@ -242,6 +241,8 @@ class Product(_Model):
 
         if viability is None or self.release_viability_minimum is None:
             return
+        if not 0 < viability.value <= 100:
+            return  # not a viability at all: refused by the dose arithmetic, with its own rule
         if viability.value < self.release_viability_minimum.value:
             raise HardStop(
                 field,
