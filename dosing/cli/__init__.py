@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "login": "dosing.cli.accounts:login",
     "logout": "dosing.cli.accounts:logout",
     "whoami": "dosing.cli.accounts:whoami",
+    "demo": "dosing.cli.demo:demo",
 }
 
 _HELP: dict[str, str] = {
@@ -48,7 +49,7 @@ _HELP: dict[str, str] = {
     "status": "A subject's plan with the status of every dose.",
     "overdue": "Every missed or late dose across subjects.",
     "audit": "The audit trail.",
-    "export": "Export the dose ledger as CDISC SDTM datasets (EC, EX).",
+    "export": "Export the dose ledger: SDTM package, FHIR Bundles, EC/EX CSV.",
     "cohorts": "Dose-escalation cohorts and safety reviews.",
     "calendar": "Export infusion calendars (.ics).",
     "lots": "Register and list product lots.",
@@ -59,6 +60,7 @@ _HELP: dict[str, str] = {
     "login": "Log in to this store (a session for the commands that follow).",
     "logout": "End this store's session.",
     "whoami": "The account of this store's session.",
+    "demo": "Quick start: demo accounts on an empty store, then the example roster.",
 }
 
 

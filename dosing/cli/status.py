@@ -78,6 +78,11 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
     if view.course is not None:
         click.echo(f"course: {view.course.describe()} ({view.course.policy} policy for doses not given)")
     click.echo(table(_STATUS_HEADERS, rows))
+    signed = [(dose.sequence, dose.given.signed) for dose in view.doses if dose.given and dose.given.signed]
+    if signed:
+        click.echo("\nsignatures")
+        for sequence, text in signed:
+            click.echo(f"  dose {sequence}: {text}")
     if view.assessments:
         click.echo("\nassessments")
         click.echo(
