@@ -63,7 +63,7 @@ def test_a_smaller_volume_is_a_partial_dose_exported_as_delivered(dosing: Run, t
     dosing("export", "ex", "-o", str(out))
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [float(row["EXDOSE"]) for row in rows] == [2.48e7 * 60 / 100]
-    assert rows[0]["EXADJ"] == "PARTIAL DOSE"
+    assert rows[0]["EXADJ"].upper().startswith("PARTIAL DOSE")
 
 
 def test_a_correction_cannot_make_an_overdose(dosing: Run) -> None:
