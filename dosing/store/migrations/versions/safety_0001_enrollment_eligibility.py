@@ -5,7 +5,7 @@ written in the enrollment's transaction. A new table rather than new columns on 
 existing rows and their append-only triggers stay as they are. Insert-only like the rest of the ledger.
 
 Revision ID: safety_0001
-Revises: 0003 (chained after main's accounts revision at the merge of issue 10)
+Revises: 0004 (chained after main's latest revision at the last merge of main)
 Create Date: 2026-11-22 05:40:00
 """
 
@@ -18,7 +18,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "safety_0001"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
