@@ -42,7 +42,7 @@ def test_meld_labs_are_required_and_the_score_is_stored(dosing: Run) -> None:
     refused(_enroll(dosing, "MSC-ACLF-WEEKLY", ok=False), "creatinine", "give the creatinine")
     enrolled = json.loads(_enroll(dosing, "MSC-ACLF-WEEKLY", *MELD_25, "--json").stdout)
     assert enrolled["eligibility"]["meld"] == "25.6"
-    entry = json.loads(dosing("audit", "--json").stdout)[-1]
+    entry = next(e for e in json.loads(dosing("audit", "--json").stdout) if e["action"] == "enroll")
     assert entry["after"]["eligibility"]["meld"] == "25.6"
 
 
