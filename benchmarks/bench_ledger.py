@@ -35,6 +35,7 @@ from dosing.store import Store, ledger, open_store
 from dosing.store.ledger import overdue_queries, overdue_rows
 from dosing.store.models import EnrollmentRequest
 from dosing.units import parse_dose_per_kg, parse_weight
+from tests.eligible import ELIGIBLE
 
 AS_OF = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 DOSES = 10
@@ -249,6 +250,7 @@ def bench(url: str, subjects: int, enrollments: int, label: str) -> None:
             store,
             EnrollmentRequest(
                 protocol_id="MSC-ACLF-WEEKLY",
+                eligibility=ELIGIBLE,
                 subject_code=f"N{run}-{number:06d}",
                 weight=weight,
                 dose_per_kg=dose,

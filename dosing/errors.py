@@ -50,6 +50,10 @@ class DoseWarning(BaseModel):
 def from_validation_error(error: ValidationError, *, prefix: str = "") -> DosingError:
     """Turn pydantic's first complaint into a DosingError that names the field."""
     first = error.errors()[0]
+    original = first.get("ctx", {}).get("error")
+    if isinstance(original, DosingError):
+        # A validator that raised a DosingError already named its field and rule.
+        return type(original)(original.field, original.rule, original.message)
     location = ".".join(str(part) for part in first["loc"]) or "value"
     field = f"{prefix}.{location}" if prefix and location != "value" else (prefix or location)
     return DosingError(field, first.get("type", "valid value"), first["msg"])

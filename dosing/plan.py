@@ -21,6 +21,7 @@ from dosing.dose import (
     weight_change_warning,
 )
 from dosing.errors import DoseWarning, HardStop
+from dosing.plausibility import DEFAULT_LIMITS, SiteLimits, check_body_weight, check_year
 from dosing.protocol import Arm, ArmRole, Protocol, Site, TotalSplit
 from dosing.schedule import (
     add_days,
@@ -222,11 +223,17 @@ def _bag(
 
 
 def check_study_takes_patients(protocol: Protocol) -> None:
-    if not protocol.status.takes_enrollments:
+    if not protocol.takes_enrollments:
+        opened = (
+            "; the site has not recorded a decision to open it (protocol enrollment_opening)"
+            if protocol.status.site_may_open
+            else ""
+        )
         raise HardStop(
             "study status",
-            "a study that is withdrawn, completed, terminated, suspended or closed takes no new patients",
-            f"{protocol.id} is {protocol.status.value}",
+            "a study that is withdrawn, completed, terminated, suspended or not recruiting takes no new "
+            "patients; unknown or not yet recruiting only with the site's recorded enrollment_opening",
+            f"{protocol.id} is {protocol.status.value}{opened}",
         )
 
 
@@ -234,6 +241,8 @@ def _lot_figures(protocol: Protocol, inputs: PatientInputs) -> tuple[Concentrati
     product = protocol.product
     if inputs.concentration is not None:
         viability = inputs.viability
+        product.check_concentration(inputs.concentration)
+        product.check_viability(viability)
         return inputs.concentration, viability, "lot given for this plan"
     if product.reference_concentration is None:
         raise HardStop(
@@ -243,6 +252,7 @@ def _lot_figures(protocol: Protocol, inputs: PatientInputs) -> tuple[Concentrati
         )
     reference = _reference_lot(product.reference_concentration)
     viability = inputs.viability if inputs.viability is not None else product.reference_viability
+    product.check_viability(viability)
     return reference, viability, "protocol reference lot (planning only; the worksheet uses the real lot)"
 
 
@@ -252,12 +262,21 @@ def _reference_lot(text: str) -> Concentration:
     return parse_concentration(text, field="product.reference_concentration")
 
 
-def plan_patient(protocol: Protocol, inputs: PatientInputs) -> PatientPlan:
-    """The whole plan for one patient, or a HardStop naming the field and the rule."""
+def plan_patient(
+    protocol: Protocol, inputs: PatientInputs, limits: SiteLimits = DEFAULT_LIMITS
+) -> PatientPlan:
+    """The whole plan for one patient, or a HardStop naming the field and the rule.
+
+    ``limits`` are the site's plausibility limits (:func:`dosing.settings.site_limits`); the adult
+    weight range applies on top of the protocol's inclusion limits.
+    """
     check_study_takes_patients(protocol)
     arm: Arm = protocol.arm(inputs.arm)
     site = protocol.site(inputs.site)
+    check_body_weight(inputs.weight, limits)
     check_weight(inputs.weight, protocol.eligibility)
+    if inputs.weight_measured_on is not None:
+        check_year(inputs.weight_measured_on, "weight measured on", limits)
     warnings = []
     if inputs.enrollment_weight is not None:
         warning = weight_change_warning(

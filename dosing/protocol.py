@@ -9,7 +9,7 @@ its choice in ``decisions`` so a reviewer can check it against the record.
 from __future__ import annotations
 
 import itertools
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from dosing.units import (
     Amount,
     AmountUnit,
+    Concentration,
     DosePerKg,
     Percent,
     Volume,
@@ -91,13 +92,22 @@ class StudyStatus(StrEnum):
 
     @property
     def takes_enrollments(self) -> bool:
-        return self not in {
-            StudyStatus.ACTIVE_NOT_RECRUITING,
-            StudyStatus.SUSPENDED,
-            StudyStatus.TERMINATED,
-            StudyStatus.COMPLETED,
-            StudyStatus.WITHDRAWN,
-        }
+        """Only a recruiting study takes patients; ``unknown`` and ``not_yet_recruiting`` need the site's
+        recorded decision to open (:class:`EnrollmentOpening`)."""
+        return self in {StudyStatus.RECRUITING, StudyStatus.ENROLLING_BY_INVITATION}
+
+    @property
+    def site_may_open(self) -> bool:
+        """A registry status a site may override by recording its own decision to open the study."""
+        return self in {StudyStatus.UNKNOWN, StudyStatus.NOT_YET_RECRUITING}
+
+
+class EnrollmentOpening(_Model):
+    """The site's decision to enroll although the registry status does not say recruiting."""
+
+    decided_on: date
+    decided_by: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
 
 
 class AnchorEvent(StrEnum):
@@ -183,6 +193,13 @@ class Site(_Model):
         return name
 
 
+class ConcentrationRange(_Model):
+    """The lot concentrations a product can plausibly have; outside it a typed figure is a typo."""
+
+    minimum: str = Field(description="e.g. '1 x10^5 cells/mL'")
+    maximum: str = Field(description="e.g. '1 x10^8 cells/mL'")
+
+
 class Product(_Model):
     name: str
     kind: ProductKind
@@ -194,10 +211,47 @@ class Product(_Model):
     #: A nominal lot used for planning only; worksheets use the real lot's figures.
     reference_concentration: str | None = None
     reference_viability: PercentText | None = None
+    #: Plausible lot concentrations (refused outside it at registration, planning and preparation).
+    concentration_range: ConcentrationRange | None = None
+    #: Release minimum of post-thaw viability: a lot below it is not usable (thawed MSC ~70%).
+    release_viability_minimum: PercentText | None = None
 
     @property
     def amount_unit(self) -> AmountUnit:
         return self.kind.amount_unit
+
+    def check_concentration(self, concentration: Concentration, field: str = "concentration") -> None:
+        """Refuse a lot concentration outside the product's plausible range (a typo, e.g. 2e9 for 2e6)."""
+        from dosing.errors import HardStop
+
+        if self.concentration_range is None:
+            return
+        low = parse_concentration(self.concentration_range.minimum, field="product.concentration_range")
+        high = parse_concentration(self.concentration_range.maximum, field="product.concentration_range")
+        if concentration.amount_unit is not low.amount_unit:
+            return  # another unit is refused by the dose arithmetic, with its own rule
+        if not low.value <= concentration.value <= high.value:
+            raise HardStop(
+                field,
+                f"{self.name} lots are {low} to {high} (protocol product.concentration_range)",
+                f"{concentration} is not a plausible concentration of {self.name}",
+            )
+
+    def check_viability(self, viability: Percent | None, field: str = "viability") -> None:
+        """Refuse a lot below the product's release minimum: it is not usable (a typo, 9.5% for 95%)."""
+        from dosing.errors import HardStop
+
+        if viability is None or self.release_viability_minimum is None:
+            return
+        if not 0 < viability.value <= 100:
+            return  # not a viability at all: refused by the dose arithmetic, with its own rule
+        if viability.value < self.release_viability_minimum.value:
+            raise HardStop(
+                field,
+                f"post-thaw viability >= {self.release_viability_minimum} "
+                "(protocol product.release_viability_minimum)",
+                f"{viability} is below the release minimum: the lot is not usable",
+            )
 
     @model_validator(mode="after")
     def _consistent(self) -> Product:
@@ -213,6 +267,25 @@ class Product(_Model):
                     f"reference_concentration is per mL of {concentration.amount_unit.noun}, "
                     f"the product is counted in {self.amount_unit.noun}",
                 )
+        if self.concentration_range is not None:
+            low, high = (
+                parse_concentration(text, field="product.concentration_range")
+                for text in (self.concentration_range.minimum, self.concentration_range.maximum)
+            )
+            for bound in (low, high):
+                if bound.amount_unit is not self.amount_unit:
+                    raise FieldRuleError(
+                        "concentration_range", f"concentration_range must count {self.amount_unit.noun}"
+                    )
+            if not low.value < high.value:
+                raise FieldRuleError(
+                    "concentration_range", "concentration_range minimum must be below maximum"
+                )
+        minimum = self.release_viability_minimum
+        if self.reference_viability is not None and minimum is not None and (
+            self.reference_viability.value < minimum.value
+        ):
+            raise FieldRuleError("reference_viability", "reference_viability is below the release minimum")
         return self
 
 
@@ -287,6 +360,18 @@ class TotalSplit(_Model):
     total: AmountText
     split: Literal["equal", "listed"] = "equal"
     amounts: list[AmountText] | None = None
+    #: What happens to the share of a dose not given: ``forfeit`` (the total is not reached) or
+    #: ``redistribute`` (spread over the remaining doses of the period, each at most ``per_dose_maximum``).
+    missed_dose_policy: Literal["forfeit", "redistribute"] = "forfeit"
+    per_dose_maximum: AmountText | None = None
+
+    @model_validator(mode="after")
+    def _redistribution_capped(self) -> TotalSplit:
+        if self.missed_dose_policy == "redistribute" and self.per_dose_maximum is None:
+            raise FieldRuleError("per_dose_maximum", "redistribute needs a per_dose_maximum")
+        if self.per_dose_maximum is not None and self.per_dose_maximum.unit is not self.total.unit:
+            raise FieldRuleError("per_dose_maximum", "per_dose_maximum must count what the total counts")
+        return self
 
 
 DoseRule = Annotated[
@@ -418,6 +503,13 @@ class FollowUp(_Model):
     source: str = Field(description="The outcome measure in the record this assessment serves.")
 
 
+class Recording(_Model):
+    """Limits on the records of doses given (the protocol's facts)."""
+
+    #: A dose recorded as given more than this many days before its window opens is refused.
+    days_early_allowed: int = Field(default=1, ge=0)
+
+
 class Eligibility(_Model):
     weight_min: WeightText | None = None
     age_min: int | None = Field(default=None, ge=0)
@@ -432,6 +524,8 @@ class Protocol(_Model):
     registry_id: str | None
     title: str
     status: StudyStatus
+    #: The site's recorded decision to enroll while the registry says ``unknown`` or ``not_yet_recruiting``.
+    enrollment_opening: EnrollmentOpening | None = None
     phase: str | None = None
     sites: list[Site] = Field(min_length=1)
     product: Product
@@ -448,6 +542,7 @@ class Protocol(_Model):
     stopping_rules: list[StoppingRule]
     preparation: Preparation
     eligibility: Eligibility = Eligibility()
+    recording: Recording = Recording()
     follow_up: list[FollowUp] = Field(default_factory=list)
     provenance: Provenance
     decisions: list[Decision] = Field(default_factory=list)
@@ -472,6 +567,20 @@ class Protocol(_Model):
             unknown = [arm_id for arm_id in self.escalation.order if arm_id not in arm_ids]
             if unknown:
                 raise FieldRuleError("escalation.order", f"escalation.order names unknown arms {unknown}")
+        if self.enrollment_opening is not None and not self.status.site_may_open:
+            raise FieldRuleError(
+                "enrollment_opening",
+                f"a study that is {self.status.value} cannot be opened by the site",
+            )
+        if self.anchor.event in (AnchorEvent.ENROLLMENT, AnchorEvent.RANDOMIZATION):
+            for index, spec in enumerate(self.administrations):
+                for site in self.sites:
+                    if _earliest_offset(spec, self.anchor.day_numbering, site.default_window) < 0:
+                        raise FieldRuleError(
+                            f"administrations.{index}.window",
+                            f"{spec.label}: its window opens before {self.anchor.event.value} "
+                            f"(site {site.id}); nothing is given before the subject is enrolled",
+                        )
         if self.allocation.method == "permuted_blocks":
             ratio_sum = sum(arm.ratio for arm in self.arms)
             if self.allocation.block_size is not None and self.allocation.block_size % ratio_sum:
@@ -480,6 +589,13 @@ class Protocol(_Model):
                     f"allocation.block_size must be a multiple of the ratio sum {ratio_sum}",
                 )
         return self
+
+    @property
+    def takes_enrollments(self) -> bool:
+        """Recruiting, or a site-opened study whose registry status is unknown or not yet recruiting."""
+        return self.status.takes_enrollments or (
+            self.status.site_may_open and self.enrollment_opening is not None
+        )
 
     def arm(self, arm_id: str) -> Arm:
         from dosing.errors import DosingError
@@ -503,6 +619,18 @@ class Protocol(_Model):
                 return site
         known = ", ".join(site.id for site in self.sites)
         raise DosingError("site", f"one of the protocol's sites ({known})", f"unknown site {site_id!r}")
+
+
+def _earliest_offset(spec: AdministrationSpec, numbering: DayNumbering, default: WindowDays) -> int:
+    """Days from the anchor day to the first day of the administration's window."""
+    if isinstance(spec.window, TargetWindow):
+        first = spec.window.earliest_day
+        return first - 1 if numbering is DayNumbering.ANCHOR_IS_DAY_1 else first
+    before = (spec.window or default).before
+    if numbering is DayNumbering.ANCHOR_IS_WEEK_0:
+        return 7 * (spec.week or 0) - before
+    day = spec.day or 0
+    return (day - 1 if numbering is DayNumbering.ANCHOR_IS_DAY_1 else day) - before
 
 
 def _check_unique(what: str, ids: list[str]) -> None:

@@ -8,10 +8,14 @@ outgrows one machine points it at PostgreSQL (``postgresql+psycopg://user@host/d
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dosing import plausibility
+from dosing.plausibility import SiteLimits
 
 
 def default_data_dir() -> Path:
@@ -31,6 +35,44 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store (DOSING_DATABASE_URL).",
     )
 
+    #: Plausibility limits (dosing/plausibility.py states each default and why).
+    weight_min_kg: Decimal = Field(
+        default=plausibility.ADULT_WEIGHT_MIN_KG,
+        description="Lowest adult body weight (DOSING_WEIGHT_MIN_KG).",
+    )
+    weight_max_kg: Decimal = Field(
+        default=plausibility.ADULT_WEIGHT_MAX_KG,
+        description="Highest adult body weight (DOSING_WEIGHT_MAX_KG).",
+    )
+    weight_max_age_days: int = Field(
+        default=plausibility.WEIGHT_MAX_AGE_DAYS,
+        description="Oldest dosing weight, in days, at enrollment and at prep (DOSING_WEIGHT_MAX_AGE_DAYS).",
+    )
+    earliest_year: int = Field(
+        default=plausibility.EARLIEST_YEAR,
+        description="Earliest year of any typed date (DOSING_EARLIEST_YEAR).",
+    )
+    latest_year: int = Field(
+        default=plausibility.LATEST_YEAR, description="Latest year of any typed date (DOSING_LATEST_YEAR)."
+    )
+
+    def limits(self) -> SiteLimits:
+        """The site's plausibility limits, refused with a named setting when they contradict each other."""
+        from pydantic import ValidationError
+
+        from dosing.errors import from_validation_error
+
+        try:
+            return SiteLimits(
+                weight_min_kg=self.weight_min_kg,
+                weight_max_kg=self.weight_max_kg,
+                weight_max_age_days=self.weight_max_age_days,
+                earliest_year=self.earliest_year,
+                latest_year=self.latest_year,
+            )
+        except ValidationError as error:
+            raise from_validation_error(error, prefix="DOSING_ settings") from error
+
     def sqlite_path(self) -> Path | None:
         """The database file when the store is a SQLite file, else None."""
         return sqlite_file(self.database_url)
@@ -41,6 +83,11 @@ def sqlite_file(url: str) -> Path | None:
     if not url.startswith(prefix) or url in {prefix, f"{prefix}:memory:"}:
         return None
     return Path(url[len(prefix) :].split("?", 1)[0])
+
+
+def site_limits() -> SiteLimits:
+    """The plausibility limits of this site, from the environment."""
+    return get_settings().limits()
 
 
 def get_settings() -> Settings:

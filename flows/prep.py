@@ -53,6 +53,7 @@ COLUMNS = [
     "delivered_dose",
     "deviation",
     "refusal",
+    "course",
 ]
 
 
@@ -93,6 +94,8 @@ def prep_row(
         "lot": None,
         "latest_thaw": None,
         "refusal": None,
+        # A total-over-period regimen: what the subject received of the total so far.
+        "course": dose.course,
     }
     protocol = get_protocol(dose.protocol_id)
     product_lots = [lot for lot in lots if lot.product.casefold() == protocol.product.name.casefold()]

@@ -4,6 +4,9 @@ Columns (header names are case-insensitive; aliases in brackets):
 
     subject_code [subject]  protocol [protocol_id]  arm [level, arm_or_level]  weight
     anchor [anchor_date]    site                    dose_per_kg (optional)
+    weight_measured_on (optional, default: the day of enrollment)
+    age, creatinine, bilirubin, inr, albumin, ascites, encephalopathy: the inclusion inputs the
+    row's protocol needs (age; MELD labs; Child-Pugh labs and grades), as ``dosing enroll`` takes them
 
 An empty ``arm`` asks the store to randomize the subject. ``weight`` carries its unit (``62 kg``);
 ``anchor`` is an ISO date, or an instant with its UTC offset. Each row is validated on its own: a bad
@@ -22,7 +25,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dosing.catalog import get_protocol
-from dosing.cli.params import parse_date_or_instant
+from dosing.cli.enrollment import eligibility_inputs
+from dosing.cli.params import parse_date, parse_date_or_instant
+from dosing.eligibility import EligibilityInputs
 from dosing.errors import DosingError
 from dosing.store.models import EnrollmentForm
 from dosing.units import DosePerKg, Weight, parse_dose_per_kg, parse_weight
@@ -38,6 +43,8 @@ _ALIASES = {
     "anchor_date": "anchor",
     "anchor date": "anchor",
     "dose per kg": "dose_per_kg",
+    "weight measured on": "weight_measured_on",
+    "age_years": "age",
 }
 
 
@@ -57,6 +64,9 @@ class RosterRow(BaseModel):
     anchor: date | datetime
     site: str | None
     dose_per_kg: DosePerKg | None = None
+    weight_measured_on: date | None = None
+    #: Inclusion inputs (columns age, creatinine, bilirubin, inr, albumin, ascites, encephalopathy).
+    eligibility: EligibilityInputs | None = None
 
     def to_form(self) -> EnrollmentForm:
         """The enrollment form for this row (validated again by the store's own model)."""
@@ -68,6 +78,8 @@ class RosterRow(BaseModel):
             anchor=self.anchor,
             site=self.site,
             dose_per_kg=self.dose_per_kg,
+            weight_measured_on=self.weight_measured_on,
+            eligibility=self.eligibility,
         )
 
 
@@ -115,6 +127,18 @@ def _row_from_cells(line: int, cells: dict[str, str], allow_pounds: bool) -> Ros
         "anchor": parse_date_or_instant(cell("anchor"), "anchor"),
         "site": cell("site") or None,
         "dose_per_kg": parse_dose_per_kg(dose_text, default_unit=unit) if dose_text else None,
+        "weight_measured_on": (
+            parse_date(measured, "weight_measured_on") if (measured := cell("weight_measured_on")) else None
+        ),
+        "eligibility": eligibility_inputs(
+            age=cell("age"),
+            creatinine=cell("creatinine") or None,
+            bilirubin=cell("bilirubin") or None,
+            inr=cell("inr") or None,
+            albumin=cell("albumin") or None,
+            ascites=cell("ascites") or None,
+            encephalopathy=cell("encephalopathy") or None,
+        ),
     }
     row = RosterRow.model_validate(values)
     # The store's own request model has the last word on what a valid enrollment looks like.

@@ -9,17 +9,14 @@ from pathlib import Path
 import click
 
 from dosing.cli.output import emit_json, json_option
-from dosing.cli.params import known_site, parse_instant
+from dosing.cli.params import known_site, parse_date, parse_instant
 from dosing.errors import DosingError
 
 
 def _day(text: str | None, option: str) -> date | None:
     if text is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError(option, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
+    return parse_date(text, option)
 
 
 def _as_of(text: str | None) -> datetime:

@@ -11,9 +11,11 @@ from dosing.cli.output import emit_json, json_option
 from dosing.cli.params import (
     build_request,
     ledger_store,
+    parse_date,
     parse_date_or_instant,
 )
 from dosing.cli.session import signed_in
+from dosing.eligibility import EligibilityAssessment, EligibilityInputs, parse_lab
 from dosing.errors import DosingError
 from dosing.status import local_date
 from dosing.units import parse_dose_per_kg, parse_weight
@@ -31,6 +33,13 @@ from dosing.units import parse_dose_per_kg, parse_weight
 )
 @click.option("--site", default=None, help="Site id, when the protocol has several.")
 @click.option("--dose-per-kg", "dose_text", default=None, help="Chosen dose per kg (range protocols).")
+@click.option("--age", type=int, default=None, help="Age in whole years (protocols with an age criterion).")
+@click.option("--creatinine", default=None, help="Serum creatinine with unit, e.g. '1.2 mg/dL' (MELD).")
+@click.option("--bilirubin", default=None, help="Total bilirubin, e.g. '3.1 mg/dL' or '53 umol/L'.")
+@click.option("--inr", default=None, help="INR, e.g. 1.8 (MELD, Child-Pugh).")
+@click.option("--albumin", default=None, help="Serum albumin, e.g. '3.0 g/dL' or '30 g/L' (Child-Pugh).")
+@click.option("--ascites", type=click.Choice(["none", "mild", "moderate_severe"]), default=None)
+@click.option("--encephalopathy", type=click.Choice(["none", "grade_1_2", "grade_3_4"]), default=None)
 @click.option("--override-allocation", is_flag=True, help="Use --arm on a randomized study (audited).")
 @click.option("--reason", default=None, help="Why (required with --override-allocation).")
 @json_option
@@ -44,6 +53,13 @@ def enroll(
     anchor_text: str | None,
     site: str | None,
     dose_text: str | None,
+    age: int | None,
+    creatinine: str | None,
+    bilirubin: str | None,
+    inr: str | None,
+    albumin: str | None,
+    ascites: str | None,
+    encephalopathy: str | None,
     override_allocation: bool,
     reason: str | None,
     as_json: bool,
@@ -74,7 +90,9 @@ def enroll(
         subject_code=subject_code,
         arm=arm,
         weight=parse_weight(weight_text, allow_pounds=allow_pounds),
-        weight_measured_on=date.fromisoformat(weight_measured_on) if weight_measured_on else None,
+        weight_measured_on=(
+            parse_date(weight_measured_on, "weight measured on") if weight_measured_on else None
+        ),
         anchor=anchor,
         site=site,
         dose_per_kg=parse_dose_per_kg(
@@ -82,6 +100,15 @@ def enroll(
         )
         if dose_text
         else None,
+        eligibility=eligibility_inputs(
+            age=age,
+            creatinine=creatinine,
+            bilirubin=bilirubin,
+            inr=inr,
+            albumin=albumin,
+            ascites=ascites,
+            encephalopathy=encephalopathy,
+        ),
         override_allocation=override_allocation,
         reason=reason,
     )
@@ -100,6 +127,50 @@ def enroll(
         f"site {e.site} ({e.timezone})   anchor {e.anchor_date.isoformat()}   weight {e.weight} "
         f"(measured {e.weight_measured_on.isoformat() if e.weight_measured_on else 'n/a'})"
     )
+    if e.eligibility is not None:
+        click.echo(f"eligibility: {eligibility_text(e.eligibility)}")
     click.echo(f"planned: {e.planned_doses} administrations, {e.planned_assessments} assessments")
     for warning in e.warnings:
         click.secho(f"warning: {warning}", fg="yellow")
+
+
+def eligibility_inputs(
+    *,
+    age: int | str | None,
+    creatinine: str | None,
+    bilirubin: str | None,
+    inr: str | None,
+    albumin: str | None,
+    ascites: str | None,
+    encephalopathy: str | None,
+) -> EligibilityInputs | None:
+    """The inclusion inputs as typed (CLI options or roster cells); None when none is given."""
+    typed = (age, creatinine, bilirubin, inr, albumin, ascites, encephalopathy)
+    if all(value is None or value == "" for value in typed):
+        return None
+    if isinstance(age, str):
+        try:
+            age = int(age) if age.strip() else None
+        except ValueError as error:
+            raise DosingError("age", "age in whole years", f"{age!r} is not a number of years") from error
+    return build_request(
+        EligibilityInputs,
+        age_years=age,
+        creatinine=parse_lab(creatinine, "creatinine", ("mg/dL",)) if creatinine else None,
+        bilirubin=parse_lab(bilirubin, "bilirubin", ("mg/dL", "umol/L")) if bilirubin else None,
+        inr=parse_lab(inr, "INR", ("{INR}",)) if inr else None,
+        albumin=parse_lab(albumin, "albumin", ("g/dL", "g/L")) if albumin else None,
+        ascites=ascites or None,
+        encephalopathy=encephalopathy or None,
+    )
+
+
+def eligibility_text(assessed: EligibilityAssessment) -> str:
+    parts = []
+    if assessed.inputs.age_years is not None:
+        parts.append(f"age {assessed.inputs.age_years}")
+    if assessed.meld is not None:
+        parts.append(f"MELD {assessed.meld}")
+    if assessed.child_pugh is not None:
+        parts.append(f"Child-Pugh {assessed.child_pugh.child_class} ({assessed.child_pugh.points} points)")
+    return ", ".join(parts) or "no criteria"

@@ -23,6 +23,25 @@ from dosing.units import (
 )
 
 Model = TypeVar("Model", bound=BaseModel)
+DateOrTime = TypeVar("DateOrTime", date, datetime)
+
+
+def plausible_date(moment: DateOrTime, field: str) -> DateOrTime:
+    """A typed date or date-time, refused when its year is outside the site's range (1900, 9999)."""
+    from dosing.plausibility import check_year
+    from dosing.settings import site_limits
+
+    check_year(moment, field, site_limits())
+    return moment
+
+
+def parse_date(text: str, field: str) -> date:
+    """A local calendar date typed as ``YYYY-MM-DD``, within the site's years."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError as error:
+        raise DosingError(field, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
+    return plausible_date(day, field)
 
 
 def parse_date_or_instant(text: str, field: str) -> date | datetime:
@@ -34,8 +53,8 @@ def parse_date_or_instant(text: str, field: str) -> date | datetime:
                 raise DosingError(
                     field, "ISO date, or date-time with an offset", f"{text!r} has no UTC offset"
                 )
-            return moment
-        return date.fromisoformat(text)
+            return plausible_date(moment, field)
+        return plausible_date(date.fromisoformat(text), field)
     except ValueError as error:
         raise DosingError(field, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
 
@@ -50,6 +69,7 @@ def parse_local_moment(text: str, field: str, timezone: str) -> datetime:
         raise DosingError(
             field, "ISO 8601 date-time (YYYY-MM-DDTHH:MM)", f"{text!r} is not a date-time"
         ) from error
+    plausible_date(moment, field)
     if moment.tzinfo is None:
         local = pendulum.datetime(
             moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, tz=timezone
@@ -107,7 +127,7 @@ def parse_instant(text: str, field: str = "as of") -> datetime:
         ) from error
     if moment.tzinfo is None:
         raise DosingError(field, "ISO 8601 date-time with an offset", f"{text!r} has no UTC offset")
-    return moment
+    return plausible_date(moment, field)
 
 
 def moment_or_now(text: str | None, timezone: str, field: str = "as of") -> datetime:
@@ -119,6 +139,7 @@ def moment_or_now(text: str | None, timezone: str, field: str = "as of") -> date
             day = date.fromisoformat(text)
         except ValueError as error:
             raise DosingError(field, "ISO 8601 date or date-time", f"{text!r} is not a date") from error
+        plausible_date(day, field)
         return parse_local_moment(f"{day.isoformat()}T00:00", field, timezone)
     return parse_local_moment(text, field, timezone)
 

@@ -19,9 +19,11 @@ import click
 
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import parse_instant
+from dosing.cli.params import parse_date, parse_instant, plausible_date
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
+from dosing.plausibility import check_body_weight, check_weight_measured_on
+from dosing.settings import site_limits
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
 
 
@@ -43,11 +45,8 @@ def _product_unit(product: str) -> AmountUnit:
     return units.pop()
 
 
-def _expiry(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError("expiry", "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
+def _expiry(text: str, field: str = "expiry") -> date:
+    return parse_date(text, field)
 
 
 @click.group()
@@ -98,7 +97,20 @@ def add_lot_command(
             "expiry": _expiry(expiry_text),
         }
     )
+    products = [p.product for p in library().values() if p.product.name.casefold() == product.casefold()]
+    for definition in products:
+        # A concentration no lot of the product has is a typo: refused before it reaches the register.
+        definition.check_concentration(lot.concentration)
+    unusable: list[HardStop] = []
+    for definition in products:
+        try:
+            definition.check_viability(lot.viability)
+        except HardStop as below_release:
+            unusable.append(below_release)
     registered = register_lot(ctx, lot)
+    for warning in unusable[:1]:
+        # Registered (the register records what arrived), but prep refuses it and never picks it.
+        click.secho(f"warning: {warning}; prep will not use this lot", fg="yellow", err=True)
     if as_json:
         emit_json(registered.summary())
         return
@@ -122,7 +134,7 @@ def list_lots_command(
     from dosing.store import open_store
     from dosing.store.lots import list_lots
 
-    on = _expiry(on_text) if on_text else datetime.now(UTC).date()
+    on = _expiry(on_text, "on") if on_text else datetime.now(UTC).date()
     ctx = signed_in(open_store(database_url), "read_ledger")
     registered = list_lots(ctx.store, product=product)
     if as_json:
@@ -150,13 +162,14 @@ def _range_bound(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetim
     """A date is a whole local day (an end date includes its day); a naive date-time is local."""
     try:
         if "T" not in text and " " not in text.strip():
-            day = date.fromisoformat(text)
+            day = plausible_date(date.fromisoformat(text), field)
             if end:
                 day += timedelta(days=1)
             return datetime.combine(day, time(0), tzinfo=zone)
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise DosingError(field, "ISO 8601 date or date-time", f"{text!r} is not one") from error
+    plausible_date(moment, field)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
@@ -241,7 +254,10 @@ def prep(
     as_of = _as_of(as_of_text)
     if weight_text is not None and subject is None:
         raise DosingError("weight", "--weight goes with SUBJECT DOSE", "today's weight is one patient's")
+    limits = site_limits()
     current_weight = parse_weight(weight_text) if weight_text is not None else None
+    if current_weight is not None:
+        check_body_weight(current_weight, limits)
     from dosing.cli.session import signed_in
 
     store = signed_in(open_store(database_url), "read_ledger").store
@@ -275,6 +291,11 @@ def prep(
         }
         try:
             study_hold(store, item.protocol_id).refuse("dose", "preparing a dose")
+            if item.dose_per_kg is not None and current_weight is None:
+                # The bag is computed from the stored weight: it must be recent enough to dose on.
+                check_weight_measured_on(
+                    item.weight_measured_on or item.local_date, item.local_date, limits, when="the dose"
+                )
             if chosen is not None:
                 sheet = build_worksheet(protocol, item, chosen, do_not_dispense_days=do_not_dispense_days)
             else:
@@ -303,6 +324,7 @@ def prep(
                 "diluent": p.diluent.model_dump(mode="json"),
                 "final_volume": p.final_volume.model_dump(mode="json"),
                 "latest_thaw": sheet.latest_thaw.isoformat() if sheet.latest_thaw else None,
+                "course": item.course,
                 "warnings": [w.model_dump() for w in sheet.warnings],
                 "files": {key: str(path) for key, path in files.model_dump().items()},
             }
@@ -347,6 +369,8 @@ def _print_queue(results: list[dict[str, Any]]) -> None:
     if written:
         click.echo(f"\n{len(written)} worksheet(s) and label(s) written to {Path(written[0]).parent}")
     for r in results:
+        if r.get("course"):
+            click.echo(f"COURSE {r['subject_code']}: {r['course']}")
         for warning in r.get("warnings", []):
             click.echo(
                 f"WARNING {r['subject_code']} dose {r['dose']}: {warning['field']}: {warning['message']}"

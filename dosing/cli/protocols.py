@@ -195,7 +195,9 @@ def plan(
         concentration=concentration_option(concentration_text, unit),
         viability=percent_option(viability_text),
     )
-    patient_plan = plan_patient(protocol, inputs)
+    from dosing.settings import site_limits
+
+    patient_plan = plan_patient(protocol, inputs, site_limits())
     if as_json:
         emit_json(patient_plan)
     else:

@@ -81,6 +81,8 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
     )
     if view.hold:
         click.echo(f"held: {view.hold}")
+    if view.course is not None:
+        click.echo(f"course: {view.course.describe()} ({view.course.policy} policy for doses not given)")
     click.echo(table(_STATUS_HEADERS, rows))
     signed = [(dose.sequence, dose.given.signed) for dose in view.doses if dose.given and dose.given.signed]
     if signed:
@@ -135,7 +137,7 @@ def overdue(site: str | None, sweep: bool, as_of_text: str | None, as_json: bool
     if as_json:
         emit_json(rows)
         return
-    table_rows = [
+    table_rows: list[tuple[object, ...]] = [
         (
             r.subject_code,
             r.protocol_id,
@@ -149,10 +151,15 @@ def overdue(site: str | None, sweep: bool, as_of_text: str | None, as_json: bool
         )
         for r in rows
     ]
+    headers = _OVERDUE_HEADERS
+    if any(r.course for r in rows):
+        # Total-over-period regimens: what the subject received of the total, beside each late dose.
+        headers = [*headers, "course"]
+        table_rows = [(*line, r.course or "") for line, r in zip(table_rows, rows, strict=True)]
     if as_csv:
-        click.echo(csv_text(_OVERDUE_HEADERS, table_rows), nl=False)
+        click.echo(csv_text(headers, table_rows), nl=False)
         return
     if not rows:
         click.echo("nothing overdue")
         return
-    click.echo(table(_OVERDUE_HEADERS, table_rows))
+    click.echo(table(headers, table_rows))

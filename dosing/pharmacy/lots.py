@@ -189,7 +189,8 @@ def refusal_from(error: ValidationError) -> HardStop:
 def check_lot_for_dose(lot: Lot, protocol: Protocol, on: date, do_not_dispense_days: int) -> None:
     """Refuse a lot that must not be used for a dose of ``protocol`` given on ``on`` (local date).
 
-    The lot must be of the protocol's product, counted in the product's unit, not expired on the day
+    The lot must be of the protocol's product, counted in the product's unit, within the product's
+    plausible concentrations and at or above its release viability, not expired on the day
     of the dose, and at least ``do_not_dispense_days`` days away from its expiry (the site's margin).
     A lot is usable through its expiry date.
     """
@@ -208,6 +209,9 @@ def check_lot_for_dose(lot: Lot, protocol: Protocol, on: date, do_not_dispense_d
             f"{product.name} is counted in {product.amount_unit.noun}",
             f"{lot.describe()} is {lot.concentration}",
         )
+    # A typo in the register (2e9 for 2e6, 9.5% for 95%) makes a 1000x or 10x bag: never usable.
+    product.check_concentration(lot.concentration)
+    product.check_viability(lot.viability)
     if lot.expiry < on:
         raise HardStop(
             "expiry",

@@ -58,6 +58,8 @@ class DoseToPrepare(BaseModel):
     planned_start: datetime
     ordered_dose: Amount
     dose_per_kg: DosePerKg | None = None
+    #: A total-over-period regimen: what the subject received of the total so far.
+    course: str | None = None
 
     @field_validator("planned_start")
     @classmethod

@@ -286,6 +286,7 @@ def dose_to_prepare(view: Any, dose: Any, protocol: Protocol) -> DoseToPrepare:
         planned_start=dose.planned_start,
         ordered_dose=dose.ordered_dose,
         dose_per_kg=dose_per_kg_of(protocol, view.arm, dose.ordered_dose.value, view.weight.value),
+        course=view.course.describe() if getattr(view, "course", None) is not None else None,
     )
 
 
@@ -333,6 +334,15 @@ def dose_of_subject(store: Store, subject_code: str, sequence: int, *, as_of: da
                     "a dose is prepared once",
                     f"{subject_code} dose {sequence} was recorded as given on "
                     f"{dose.given.started_at.isoformat()}",
+                )
+            state = dose.status.state.value
+            if state not in _PREPARABLE:
+                # A bag for a dose that can no longer be given is product thrown away, or given wrongly.
+                raise HardStop(
+                    "dose",
+                    "a dose is prepared only while its window is open or ahead (not skipped, not missed)",
+                    f"{subject_code} dose {sequence} is {state.replace('_', ' ')} "
+                    f"(window {dose.earliest.isoformat()}..{dose.latest.isoformat()})",
                 )
             return dose_to_prepare(view, dose, protocol)
     known = ", ".join(str(d.sequence) for d in view.doses) or "none"

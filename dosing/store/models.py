@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dosing.course_total import CourseTotal
+from dosing.eligibility import EligibilityAssessment, EligibilityInputs
 from dosing.errors import DoseWarning
 from dosing.free_text import Code, Description, Note, PersonName, Reason, ShortCode
 from dosing.protocol import ReschedulePolicy
@@ -37,6 +39,19 @@ class _Form(BaseModel):
     """What a person types for a change: never who they are or what time it is."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _plausible_dates(self) -> _Form:
+        """Every date of a form (and of its request) lies in the site's years, whatever built it."""
+        from dosing.plausibility import check_year
+        from dosing.settings import site_limits
+
+        limits = site_limits()
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, date | datetime):
+                check_year(value, name.replace("_", " "), limits)
+        return self
 
 
 class _Stamp(BaseModel):
@@ -68,6 +83,9 @@ class EnrollmentForm(_Form):
     anchor: date | AwareDatetime
     site: Code | None = None
     dose_per_kg: DosePerKg | None = None
+    #: The inputs of the protocol's inclusion criteria (age, MELD or Child-Pugh labs); required when
+    #: the protocol states those criteria, stored with the enrollment with the computed scores.
+    eligibility: EligibilityInputs | None = None
     #: Give an arm on a randomized study anyway (audited, needs a reason).
     override_allocation: bool = False
     reason: Reason | None = None
@@ -226,6 +244,8 @@ class Enrollment(_View):
     planned_doses: int
     planned_assessments: int
     warnings: list[DoseWarning] = []
+    #: The inclusion inputs and computed scores (MELD, Child-Pugh), when the protocol has criteria.
+    eligibility: EligibilityAssessment | None = None
 
 
 class GivenView(_View):
@@ -296,6 +316,8 @@ class SubjectView(_View):
     assessments: list[AssessmentView]
     #: "safety stop: ..." or "study terminated: ..." while the study's stopping rule holds every dose.
     hold: str | None = None
+    #: A total-over-period regimen: what was delivered of the total (None for other dose rules).
+    course: CourseTotal | None = None
 
 
 class OverdueRow(_View):
@@ -309,6 +331,8 @@ class OverdueRow(_View):
     state: str
     days_late: int
     given_on: date | None = None
+    #: A total-over-period regimen: "13.4 mg of 40 mg delivered" for the subject.
+    course: str | None = None
 
 
 class MissedDose(_View):

@@ -81,6 +81,28 @@ class Enrollment(SQLModel, table=True):
     enrolled_by: str = Field(max_length=128)
 
 
+class EnrollmentEligibility(SQLModel, table=True):
+    """The inclusion inputs typed at enrollment and the scores computed from them (one row per
+    enrollment, written in the enrollment's transaction; insert-only like the rest of the ledger)."""
+
+    __tablename__ = "enrollment_eligibility"
+
+    enrollment_id: int = Field(foreign_key="enrollments.id", primary_key=True)
+    age_years: int | None = None
+    creatinine_value: Decimal | None = Field(default=None, sa_type=DecimalText)
+    creatinine_unit: str | None = Field(default=None, max_length=16)
+    bilirubin_value: Decimal | None = Field(default=None, sa_type=DecimalText)
+    bilirubin_unit: str | None = Field(default=None, max_length=16)
+    inr_value: Decimal | None = Field(default=None, sa_type=DecimalText)
+    albumin_value: Decimal | None = Field(default=None, sa_type=DecimalText)
+    albumin_unit: str | None = Field(default=None, max_length=16)
+    ascites: str | None = Field(default=None, max_length=32)
+    encephalopathy: str | None = Field(default=None, max_length=32)
+    meld: Decimal | None = Field(default=None, sa_type=DecimalText)
+    child_pugh_points: int | None = None
+    child_pugh_class: str | None = Field(default=None, max_length=1)
+
+
 class PlannedAdministration(SQLModel, table=True):
     __tablename__ = "planned_administrations"
     __table_args__ = (
@@ -302,6 +324,7 @@ class Signature(SQLModel, table=True):
 TABLES = [
     Subject,
     Enrollment,
+    EnrollmentEligibility,
     PlannedAdministration,
     PlannedAssessment,
     AdministrationEvent,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.dosing_cli import ADMIN, PASSWORD, TESTER, DosingCLI
+from tests.eligible import ELIGIBLE_OPTIONS
 
 SHANGHAI_MORNING = "2026-12-01T08:00+08:00"
 
@@ -24,6 +25,7 @@ def enroll_s001(dosing: DosingCLI) -> None:
     dosing(
         "enroll",
         "NCT04822922",
+        *ELIGIBLE_OPTIONS,
         "--subject",
         "S-001",
         "--weight",
@@ -122,6 +124,7 @@ def test_by_and_as_of_are_not_options_of_a_change(dosing: DosingCLI) -> None:
     enroll_as_of = dosing(
         "enroll",
         "NCT04822922",
+        *ELIGIBLE_OPTIONS,
         "--subject",
         "S-002",
         "--weight",
@@ -262,9 +265,26 @@ def test_a_nurse_cannot_register_a_lot_and_the_refusal_is_audited(dosing: Dosing
 
 
 def test_subject_codes_are_unique_without_regard_to_case(dosing: DosingCLI) -> None:
-    dosing("enroll", "NCT05871463", "--subject", "E-003", "--weight", "58kg", clock=SHANGHAI_MORNING)
+    dosing(
+        "enroll",
+        "NCT05871463",
+        *ELIGIBLE_OPTIONS,
+        "--subject",
+        "E-003",
+        "--weight",
+        "58kg",
+        clock=SHANGHAI_MORNING,
+    )
     twin = dosing(
-        "enroll", "NCT05871463", "--subject", "e-003", "--weight", "58kg", clock=SHANGHAI_MORNING, ok=False
+        "enroll",
+        "NCT05871463",
+        *ELIGIBLE_OPTIONS,
+        "--subject",
+        "e-003",
+        "--weight",
+        "58kg",
+        clock=SHANGHAI_MORNING,
+        ok=False,
     )
     assert twin.returncode == 2 and "e-003 is already enrolled as E-003" in twin.stderr
     # The same subject is found whichever case is typed.

@@ -15,6 +15,7 @@ from dosing.store.models import EnrollmentRequest, GivenRequest, SkipRequest
 from dosing.units import Weight
 from tests.calendars.conftest import Reader
 from tests.dosing_cli import invoke_signed_in
+from tests.eligible import ELIGIBLE
 from tests.store.conftest import register_lots
 
 
@@ -30,6 +31,7 @@ def test_safety_checks_follow_the_given_infusion_and_are_cancelled_with_a_skippe
             actor="coordinator",
             as_of=datetime(2026, 11, 30, 8, 0, tzinfo=UTC),
             protocol_id="NCT04822922",
+            eligibility=ELIGIBLE,
             subject_code="S-001",
             arm="low",
             weight=Weight.kg(62),

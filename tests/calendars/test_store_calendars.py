@@ -18,6 +18,7 @@ from dosing.store.models import EnrollmentRequest, GivenRequest, RescheduleReque
 from dosing.units import Weight
 from tests.calendars.conftest import Reader
 from tests.dosing_cli import invoke_signed_in
+from tests.eligible import ELIGIBLE
 
 ENROLLED_AT = datetime(2028, 2, 20, 7, 0, tzinfo=UTC)
 TEHRAN_0900 = "05:30:00Z"
@@ -39,6 +40,7 @@ def store(database_url: str) -> Store:
                 actor="coordinator",
                 as_of=ENROLLED_AT,
                 protocol_id="NCT05871463",
+                eligibility=ELIGIBLE,
                 subject_code=code,
                 weight=Weight.kg(70),
                 anchor=anchor,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.dosing_cli import DosingCLI
+from tests.eligible import ELIGIBLE_OPTIONS
 
 
 @pytest.fixture
@@ -26,7 +27,8 @@ def register_lots(dosing, *lots: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_enroll_record_skip_status_overdue_and_audit(dosing) -> None:  # type: ignore[no-untyped-def]
     enrolled = dosing(
-        "enroll", "NCT04822922", "--subject", "S-001", "--arm", "low", "--weight", "62kg",
+        "enroll", "NCT04822922", *ELIGIBLE_OPTIONS,
+           "--subject", "S-001", "--arm", "low", "--weight", "62kg",
         "--anchor", "2026-12-01", clock="2026-12-01T08:00+08:00",
     )  # fmt: skip
     assert "enrolled S-001 in NCT04822922: arm low (escalation), cohort 1, place 1" in enrolled.stdout
@@ -80,7 +82,8 @@ def test_enroll_record_skip_status_overdue_and_audit(dosing) -> None:  # type: i
 
 
 def test_reschedule_previews_then_applies(dosing) -> None:  # type: ignore[no-untyped-def]
-    dosing("enroll", "NCT04822922", "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
+    dosing("enroll", "NCT04822922", *ELIGIBLE_OPTIONS,
+           "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
            clock="2026-12-01T08:00+08:00")  # fmt: skip
     dosing("record", "S-001", "--dose", "2", "--at", "2026-12-06T10:00", clock="2026-12-06T12:00+08:00")
     preview = dosing("reschedule", "S-001", "--dose", "2", "--as-of", "2026-12-06T12:00")
@@ -102,7 +105,8 @@ def test_reschedule_previews_then_applies(dosing) -> None:  # type: ignore[no-un
 
 
 def test_correct_a_record(dosing) -> None:  # type: ignore[no-untyped-def]
-    dosing("enroll", "NCT04822922", "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
+    dosing("enroll", "NCT04822922", *ELIGIBLE_OPTIONS,
+           "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
            clock="2026-12-01T08:00+08:00")  # fmt: skip
     register_lots(dosing)
     dosing(
@@ -127,14 +131,17 @@ def test_correct_a_record(dosing) -> None:  # type: ignore[no-untyped-def]
 
 def test_randomized_enrollment_and_refusals(dosing) -> None:  # type: ignore[no-untyped-def]
     randomized = json.loads(
-        dosing("enroll", "MSC-ACLF-WEEKLY", "--subject", "R-001", "--weight", "70kg",
+        dosing("enroll", "MSC-ACLF-WEEKLY", *ELIGIBLE_OPTIONS,
+           "--subject", "R-001", "--weight", "70kg",
                "--dose-per-kg", "5 x10^5 cells/kg", "--json", clock="2026-12-01T08:00+08:00").stdout
     )  # fmt: skip
     assert randomized["randomization_number"] == 1 and randomized["arm_source"] == "randomization"
-    chosen = dosing("enroll", "MSC-ACLF-WEEKLY", "--subject", "R-002", "--arm", "msc", "--weight", "70kg",
+    chosen = dosing("enroll", "MSC-ACLF-WEEKLY", *ELIGIBLE_OPTIONS,
+           "--subject", "R-002", "--arm", "msc", "--weight", "70kg",
                     "--dose-per-kg", "5 x10^5 cells/kg", ok=False)  # fmt: skip
     assert chosen.returncode == 2 and "--override-allocation" in chosen.stderr
-    withdrawn = dosing("enroll", "NCT05940610", "--subject", "W-001", "--weight", "60kg",
+    withdrawn = dosing("enroll", "NCT05940610", *ELIGIBLE_OPTIONS,
+           "--subject", "W-001", "--weight", "60kg",
                        "--anchor", "2026-12-01", ok=False)  # fmt: skip
     assert withdrawn.returncode == 2 and "withdrawn" in withdrawn.stderr
     assert [e["subject_code"] for e in json.loads(dosing("audit", "--json").stdout) if e["subject_code"]] == [
@@ -147,7 +154,8 @@ def test_cohorts_and_database_commands(dosing) -> None:  # type: ignore[no-untyp
     assert current["up_to_date"] is False and current["revision"] is None
     upgraded = json.loads(dosing.raw("db", "upgrade", "--json").stdout)
     assert upgraded["revision"] == current["head"]
-    dosing("enroll", "NCT04822922", "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
+    dosing("enroll", "NCT04822922", *ELIGIBLE_OPTIONS,
+           "--subject", "S-001", "--weight", "62kg", "--anchor", "2026-12-01",
            clock="2026-12-01T08:00+08:00")  # fmt: skip
     cohorts = json.loads(dosing("cohorts", "NCT04822922", "--as-of", "2026-12-02", "--json").stdout)
     assert [(c["cohort"], c["arm"], c["enrolled"], c["open"]) for c in cohorts][:2] == [

@@ -15,6 +15,7 @@ from dosing.store import open_store
 from dosing.store.models import EnrollmentRequest
 from dosing.units import parse_weight
 from tests.dosing_cli import sign_in_here
+from tests.eligible import ELIGIBLE
 
 ADD_DIN = [
     "lots", "add", "--din", "G123498654321", "--check", "H", "--product", "UC-MSC",
@@ -49,6 +50,7 @@ def enroll(url: str, code: str, anchor: date) -> None:
             actor="coordinator",
             as_of=datetime(2026, 11, 25, 8, tzinfo=UTC),
             protocol_id="NCT04822922",
+            eligibility=ELIGIBLE,
             subject_code=code,
             arm="low",
             weight=parse_weight("62 kg"),

@@ -30,6 +30,7 @@ from dosing.store.lots import (
 from dosing.store.models import EnrollmentRequest, GivenRequest
 from dosing.store.tables import AuditEntry
 from dosing.units import parse_weight
+from tests.eligible import ELIGIBLE
 from tests.pharmacy.examples import DIN, make_lot
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -78,6 +79,7 @@ def enroll_62kg_low(store: Store, code: str = "S-001", anchor: date = date(2026,
             actor="coordinator",
             as_of=NOW,
             protocol_id="NCT04822922",
+            eligibility=ELIGIBLE,
             subject_code=code,
             arm="low",
             weight=parse_weight("62 kg"),

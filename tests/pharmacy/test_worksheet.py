@@ -192,8 +192,20 @@ def test_range_protocol_uses_the_patients_chosen_level():
     )
 
 
-def test_low_viability_is_flagged_but_not_stopped(first_dose):
+def test_viability_below_the_release_minimum_is_refused(first_dose):
+    # Issue 9: UC-MSC's release minimum is 70% (protocol product.release_viability_minimum); a lot
+    # below it is not usable, where it used to be only flagged.
+    with pytest.raises(HardStop) as refused:
+        lot = make_lot(viability="65%", volume="100 mL")
+        build_worksheet(UC_MSC, first_dose, lot, do_not_dispense_days=0)
+    assert refused.value.field == "viability"
+    assert "release minimum" in refused.value.message
+
+
+def test_low_viability_without_a_release_minimum_is_flagged_but_not_stopped(first_dose):
+    product = UC_MSC.product.model_copy(update={"release_viability_minimum": None})
+    protocol = UC_MSC.model_copy(update={"product": product})
     sheet = build_worksheet(
-        UC_MSC, first_dose, make_lot(viability="65%", volume="100 mL"), do_not_dispense_days=0
+        protocol, first_dose, make_lot(viability="65%", volume="100 mL"), do_not_dispense_days=0
     )
     assert [w.field for w in sheet.warnings] == ["viability"]

@@ -116,6 +116,9 @@ def enrollment(
     as_of: str = "2026-12-01T00:30:00+00:00",
     **extra: object,
 ) -> EnrollmentRequest:
+    from tests.eligible import eligible
+
+    extra.setdefault("eligibility", eligible(protocol_id))
     return EnrollmentRequest(
         protocol_id=protocol_id,
         subject_code=subject,

@@ -152,6 +152,23 @@ def test_viability_of_exactly_100_percent_is_allowed():
 # --- volumes and rounding ---------------------------------------------------------------------------
 
 
+def _no_range():
+    """NCT05871463 without its plausible concentration range (issue 9), to reach the arithmetic's own
+    stops: 100 mg/mL is refused as implausible before any volume is computed."""
+    protocol = get_protocol("NCT05871463")
+    return protocol.model_copy(
+        update={"product": protocol.product.model_copy(update={"concentration_range": None})}
+    )
+
+
+def test_an_implausible_exosome_concentration_is_refused_before_any_volume():
+    error = refused(HardStop, plan, "NCT05871463", "exosome", concentration="100 mg/mL")
+    assert (error.field, error.rule) == (
+        "concentration",
+        "UC-MSC exosomes lots are 0.05 mg/mL to 20 mg/mL (protocol product.concentration_range)",
+    )
+
+
 def test_draw_larger_than_the_final_volume_is_a_hard_stop():
     # 7.44 x10^7 cells from a 1 x10^5/mL lot at 95% would be 783.2 mL, more than the 100 mL bag.
     error = refused(HardStop, plan, "NCT04822922", "high", concentration="1e5 cells/mL", viability="95%")
@@ -161,14 +178,16 @@ def test_draw_larger_than_the_final_volume_is_a_hard_stop():
 
 def test_rounding_that_moves_the_dose_beyond_the_10_percent_tolerance_is_a_hard_stop():
     # 13.4 mg from a 100 mg/mL lot is 0.134 mL; drawn as 0.1 mL it delivers 10 mg, 25.4% short.
-    error = refused(HardStop, plan, "NCT05871463", "exosome", concentration="100 mg/mL")
+    error = refused(HardStop, plan, "NCT05871463", "exosome", concentration="100 mg/mL", protocol=_no_range())
     assert error.field == "volume to draw"
     assert error.rule == "delivered dose within 10% of the ordered dose"
     assert "-25.37%" in error.message
 
 
 def test_a_draw_that_rounds_to_nothing_is_a_hard_stop():
-    error = refused(HardStop, plan, "NCT05871463", "exosome", concentration="1000 mg/mL")
+    error = refused(
+        HardStop, plan, "NCT05871463", "exosome", concentration="1000 mg/mL", protocol=_no_range()
+    )
     assert error.field == "volume to draw"
     assert error.rule == "at least one measurable increment (0.1 mL)"
 

@@ -49,13 +49,13 @@ def correct(store: Store, request: CorrectionRequest) -> int:
                 f"{_utc(tail.recorded_at).isoformat()}, at or after this correction was asked for; "
                 "look at it again (dosing status) before correcting",
             )
-        _, _, latest = events.window(planned)
+        _, earliest, latest = events.window(planned)
         fields: dict[str, Any] = {}
         if request.becomes == "given":
             fields = _with_registered_lot(
                 session,
                 enrollment,
-                _given_fields(planned, enrollment, request, tail if kind == "given" else None),
+                _given_fields(planned, enrollment, request, tail if kind == "given" else None, earliest),
             )
         elif request.becomes == "skipped":
             reason = request.skip_reason or (tail.reason if kind == "skipped" else None)

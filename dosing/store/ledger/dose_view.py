@@ -113,10 +113,10 @@ def _assessment_view(
         if dose.status.state is DoseState.SKIPPED:
             cancelled = True
         elif dose.given is not None:
-            due = offset_datetime(pendulum.instance(_local(dose.given.started_at, timezone)), offset)
+            due = _offset_or(due, pendulum.instance(_local(dose.given.started_at, timezone)), offset)
             revised_at = max(revised_at, dose.given.recorded_at)
         else:
-            due = offset_datetime(pendulum.instance(dose.planned_start), offset)
+            due = _offset_or(due, pendulum.instance(dose.planned_start), offset)
     return AssessmentView(
         key=assessment.key,
         name=assessment.name,
@@ -127,3 +127,12 @@ def _assessment_view(
         revised_at=revised_at,
         cancelled=cancelled,
     )
+
+
+def _offset_or(planned_due: datetime, start: pendulum.DateTime, offset: Offset) -> datetime:
+    """The follow-up's due moment after ``start``; the planned due when that lies past the calendar's
+    last year (a stored record dated 9999-12-31 must still read back, so it can be corrected)."""
+    try:
+        return offset_datetime(start, offset)
+    except (OverflowError, ValueError):
+        return planned_due

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from dosing.catalog import get_protocol
+from dosing.eligibility import EligibilityAssessment, EligibilityInputs, LabValue, assess, needed_inputs
 from dosing.errors import DosingError
 from dosing.plan import PatientInputs, check_study_takes_patients, plan_patient
+from dosing.plausibility import check_weight_measured_on
 from dosing.protocol import Protocol
+from dosing.settings import site_limits
 from dosing.store import tables as t
 from dosing.store.db import Store
 from dosing.store.ledger._common import _id, _local_date, _one_writer_at_a_time
@@ -56,6 +61,14 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _eligibility(protocol: Protocol, request: EnrollmentRequest) -> EligibilityAssessment | None:
+    """The protocol's inclusion criteria checked on the request's inputs (all needed ones given)."""
+    inputs = request.eligibility or EligibilityInputs()
+    if request.eligibility is None and not needed_inputs(protocol.eligibility):
+        return None
+    return assess(protocol.eligibility, inputs)
+
+
 def _plan_refs(session: Session, enrollment_id: int) -> list[list[object]]:
     """The planned doses and assessments written for an enrollment, as audit row references."""
     refs: list[list[object]] = []
@@ -72,6 +85,9 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
     site = protocol.site(request.site)
     as_of_local = _local_date(request.as_of, site.timezone)
     anchor = request.anchor
+    limits = site_limits()
+    check_weight_measured_on(request.weight_measured_on or as_of_local, as_of_local, limits)
+    eligibility = _eligibility(protocol, request)
     with store.transaction() as session:
         # The arm choice reads the randomization list and the cohorts, then writes: one at a time.
         _one_writer_at_a_time(session, f"dosing.enroll:{protocol.id}")
@@ -87,11 +103,14 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 dose_per_kg=request.dose_per_kg,
                 include_preparation=False,
             ),
+            limits,
         )
         subject = _insert_subject(session, request)
         measured_on = request.weight_measured_on or as_of_local
         enrollment = _insert_enrollment(session, subject, request, plan, choice, measured_on)
         doses, assessments = _insert_plan(session, protocol, subject, enrollment, plan)
+        if eligibility is not None:
+            _insert_eligibility(session, enrollment, eligibility)
         refs = _plan_refs(session, _id(enrollment))
         arm, source, number, cohort, position = choice
         _audit(
@@ -118,6 +137,7 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
                 "dose_level": enrollment.dose_level,
                 "planned_doses": doses,
                 "planned_assessments": assessments,
+                "eligibility": eligibility.model_dump(mode="json") if eligibility is not None else None,
             },
             rows=[subject, enrollment],
             refs=refs,
@@ -140,4 +160,35 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
             planned_doses=doses,
             planned_assessments=assessments,
             warnings=list(plan.warnings),
+            eligibility=eligibility,
         )
+
+
+def _insert_eligibility(session: Session, enrollment: t.Enrollment, assessed: EligibilityAssessment) -> None:
+    inputs = assessed.inputs
+
+    def lab(value: LabValue | None) -> tuple[Decimal | None, str | None]:
+        return (value.value, value.unit) if value is not None else (None, None)
+
+    creatinine, creatinine_unit = lab(inputs.creatinine)
+    bilirubin, bilirubin_unit = lab(inputs.bilirubin)
+    albumin, albumin_unit = lab(inputs.albumin)
+    session.add(
+        t.EnrollmentEligibility(
+            enrollment_id=_id(enrollment),
+            age_years=inputs.age_years,
+            creatinine_value=creatinine,
+            creatinine_unit=creatinine_unit,
+            bilirubin_value=bilirubin,
+            bilirubin_unit=bilirubin_unit,
+            inr_value=inputs.inr.value if inputs.inr is not None else None,
+            albumin_value=albumin,
+            albumin_unit=albumin_unit,
+            ascites=inputs.ascites,
+            encephalopathy=inputs.encephalopathy,
+            meld=assessed.meld,
+            child_pugh_points=assessed.child_pugh.points if assessed.child_pugh else None,
+            child_pugh_class=assessed.child_pugh.child_class if assessed.child_pugh else None,
+        )
+    )
+    session.flush()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session
 
+from dosing.catalog import get_protocol
 from dosing.errors import DosingError
+from dosing.plausibility import check_given_amount, check_given_day, check_given_volume, delivered_from_volume
+from dosing.protocol import AnchorEvent
 from dosing.store import tables as t
 from dosing.store.ledger._common import _local_date, _utc
 from dosing.store.ledger.dose_view import _ordered
@@ -19,7 +23,11 @@ def _given_fields(
     enrollment: t.Enrollment,
     request: GivenRequest | CorrectionRequest,
     base: t.AdministrationEvent | None,
+    window_earliest: date,
 ) -> dict[str, Any]:
+    """The record's fields, refused when they cannot be true: before enrollment or long before the
+    window, an overdose, more volume than the bag, a unit other than the order's."""
+
     def pick(name: str) -> Any:
         value = getattr(request, name)
         if value is None and base is not None:
@@ -36,16 +44,40 @@ def _given_fields(
             "a dose is recorded after it started",
             f"{started_at.isoformat()} is after now ({request.as_of.isoformat()})",
         )
+    protocol = get_protocol(enrollment.protocol_id)
+    given_on = _local_date(started_at, enrollment.timezone)
+    enrolled_on = _local_date(enrollment.enrolled_at, enrollment.timezone)
+    if protocol.anchor.event is not AnchorEvent.TRANSPLANT:
+        # An enrollment keyed in after the fact names its real (earlier) anchor day.
+        enrolled_on = min(enrolled_on, enrollment.anchor_date)
+    check_given_day(
+        given_on,
+        enrolled_on=enrolled_on,
+        window_earliest=window_earliest,
+        days_early_allowed=protocol.recording.days_early_allowed,
+    )
     ended_at = request.ended_at or (base.ended_at if base is not None else None)
     if ended_at is not None:
         ended_at = _utc(ended_at)
         if ended_at < started_at:
             raise DosingError("end", "the end follows the start", "the administration ends before it started")
     ordered = _ordered(planned)
+    final_volume = Volume(value=planned.final_volume_ml) if planned.final_volume_ml is not None else None
+    if request.volume is not None and final_volume is not None:
+        check_given_volume(request.volume, final_volume)
     amount = request.amount
+    if amount is None and request.volume is not None and ordered is not None and final_volume is not None:
+        # A smaller volume without an amount: the part of the mixed bag given, delivered pro rata.
+        amount = delivered_from_volume(ordered, request.volume, final_volume)
     if amount is None and base is not None and base.amount_value is not None and base.amount_unit:
         amount = Amount(value=base.amount_value, unit=AmountUnit(base.amount_unit))
     if amount is None:
+        if request.partial:
+            raise DosingError(
+                "amount",
+                "a partial dose states what was given (--amount or --volume)",
+                "give the amount or the volume given",
+            )
         amount = ordered
     if amount is not None and ordered is not None and amount.unit is not ordered.unit:
         raise DosingError(
@@ -55,6 +87,8 @@ def _given_fields(
         )
     if amount is not None and ordered is None:
         raise DosingError("amount", "a placebo dose has no product amount", f"{amount} cannot apply")
+    if amount is not None and ordered is not None:
+        check_given_amount(amount, ordered, protocol.preparation.dose_tolerance)
     volume = request.volume
     if volume is None and base is not None and base.volume_ml is not None:
         volume = Volume(value=base.volume_ml)

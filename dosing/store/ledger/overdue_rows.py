@@ -85,7 +85,7 @@ def _overdue(
             values = {
                 "subject_code": code, "protocol_id": protocol_id, "site": site, "sequence": sequence,
                 "label": label, "target_date": target, "latest": latest, "state": missed,
-                "days_late": (today(timezone) - latest).days, "given_on": None,
+                "days_late": (today(timezone) - latest).days, "given_on": None, "course": None,
             }  # fmt: skip
             found.append((latest, code, sequence, planned_id, values))
     given_late = DoseState.GIVEN_LATE.value
@@ -110,7 +110,7 @@ def _overdue(
             values = {
                 "subject_code": code, "protocol_id": protocol_id, "site": site, "sequence": sequence,
                 "label": label, "target_date": target, "latest": latest, "state": given_late,
-                "days_late": (given_on - latest).days, "given_on": given_on,
+                "days_late": (given_on - latest).days, "given_on": given_on, "course": None,
             }  # fmt: skip
             found.append((latest, code, sequence, planned_id, values))
     found.sort(key=lambda item: item[:3])
@@ -170,4 +170,32 @@ def _changed_overdue(
 def overdue(store: Store, as_of: datetime) -> list[OverdueRow]:
     """Every missed or late dose across subjects, oldest window first, with days late."""
     with store.session() as session:
-        return [row for row, _ in _overdue(session, as_of)]
+        rows = [row for row, _ in _overdue(session, as_of)]
+    return _with_course(store, rows, as_of)
+
+
+def _with_course(store: Store, rows: list[OverdueRow], as_of: datetime) -> list[OverdueRow]:
+    """Rows of a total-over-period regimen say what the subject received of the total (few subjects:
+    only protocols dosed as a total are read again)."""
+    from dosing.catalog import get_protocol
+    from dosing.protocol import TotalSplit
+    from dosing.store.ledger.reading import subject_view
+
+    totals = {
+        row.protocol_id
+        for row in rows
+        if any(isinstance(arm.dose, TotalSplit) for arm in get_protocol(row.protocol_id).arms)
+    }
+    if not totals:
+        return rows
+    courses: dict[str, str | None] = {}
+    for row in rows:
+        if row.protocol_id in totals and row.subject_code not in courses:
+            course = subject_view(store, row.subject_code, as_of).course
+            courses[row.subject_code] = course.describe() if course is not None else None
+    return [
+        _overdue_row({**row.__dict__, "course": courses.get(row.subject_code)})
+        if row.protocol_id in totals
+        else row
+        for row in rows
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -41,7 +42,7 @@ def _record_outcome(
     store: Store,
     request: GivenRequest | SkipRequest,
     kind: str,
-    outcome_fields: Callable[[Session, t.Enrollment, t.PlannedAdministration], dict[str, Any]],
+    outcome_fields: Callable[[Session, t.Enrollment, t.PlannedAdministration, date], dict[str, Any]],
     reason: str | None,
 ) -> int:
     """The first record of a planned dose (``kind`` given or skipped) and its audit entry, in one
@@ -51,8 +52,8 @@ def _record_outcome(
         subject, enrollment = _subject(session, request.subject_code)
         planned, events = _planned_dose(session, subject, enrollment, request.sequence)
         _refuse_if_recorded(subject, enrollment, request.sequence, events)
-        _, _, latest = events.window(planned)
-        fields = outcome_fields(session, enrollment, planned)
+        _, earliest, latest = events.window(planned)
+        fields = outcome_fields(session, enrollment, planned, earliest)
         event = t.AdministrationEvent(
             planned_id=_id(planned),
             subject_id=_id(subject),
@@ -90,11 +91,14 @@ def record_given(store: Store, request: GivenRequest, audit_reason: str | None =
 
     ``audit_reason`` marks a late entry ("late entry: ...") in the audit log."""
 
-    def given(session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration) -> dict[str, Any]:
+    def given(
+        session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration, earliest: date
+    ) -> dict[str, Any]:
         study_hold(session, enrollment.protocol_id).refuse(
             "dose", f"recording dose {request.sequence} as given"
         )
-        return _with_registered_lot(session, enrollment, _given_fields(planned, enrollment, request, None))
+        fields = _given_fields(planned, enrollment, request, None, earliest)
+        return _with_registered_lot(session, enrollment, fields)
 
     return _record_outcome(store, request, "given", given, reason=audit_reason)
 
@@ -103,7 +107,7 @@ def record_skipped(store: Store, request: SkipRequest) -> int:
     """Record that a dose was not given, and why. Returns the record id."""
 
     def skipped(
-        session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration
+        session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration, earliest: date
     ) -> dict[str, Any]:
         decided = _utc(request.decided_at or request.as_of)
         return {"local_date": _local_date(decided, enrollment.timezone), "reason": request.reason}

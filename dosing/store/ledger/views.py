@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from dosing.catalog import get_protocol
+from dosing.course_total import CourseDose, CourseTotal, course_total
 from dosing.errors import DosingError
-from dosing.protocol import ArmRole
+from dosing.protocol import ArmRole, TotalSplit
 from dosing.schedule import local_start, planned_dates
 from dosing.status import DoseState, DoseStatus
 from dosing.store import tables as t
@@ -65,6 +66,35 @@ def _not_applicable_doses(enrollment: t.Enrollment) -> list[DoseView]:
         )
         for day in dates
     ]
+
+
+_NOT_GIVEN = {DoseState.SKIPPED, DoseState.MISSED}
+_GIVEN = {DoseState.GIVEN_ON_TIME, DoseState.GIVEN_LATE, DoseState.GIVEN_EARLY, DoseState.PARTIAL}
+
+
+def _course(enrollment: t.Enrollment, doses: list[DoseView]) -> CourseTotal | None:
+    """Delivered versus total for a total-over-period regimen, under the protocol's missed-dose policy."""
+    try:
+        rule = get_protocol(enrollment.protocol_id).arm(enrollment.arm).dose
+    except DosingError:
+        return None
+    if not isinstance(rule, TotalSplit):
+        return None
+    course: list[CourseDose] = []
+    for dose in doses:
+        if dose.ordered_dose is None:
+            continue
+        state = dose.status.state
+        if state in _GIVEN:
+            delivered = dose.given.amount if dose.given is not None else None
+            course.append(CourseDose(ordered=dose.ordered_dose, outcome="given", delivered=delivered))
+        elif state in _NOT_GIVEN:
+            course.append(CourseDose(ordered=dose.ordered_dose, outcome="not_given"))
+        else:
+            course.append(CourseDose(ordered=dose.ordered_dose, outcome="open"))
+    return course_total(
+        rule.total, course, policy=rule.missed_dose_policy, per_dose_maximum=rule.per_dose_maximum
+    )
 
 
 def _views(
@@ -121,6 +151,7 @@ def _views(
                 randomization_number=enrollment.randomization_number,
                 doses=doses,
                 assessments=assessments,
+                course=_course(enrollment, doses),
             )
         )
     return views

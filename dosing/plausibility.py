@@ -1,0 +1,150 @@
+"""Plausibility limits on what a person types: values no patient, lot or calendar can have.
+
+The arithmetic refuses what cannot be computed; these limits refuse what cannot be true (a 620 kg adult,
+a dose on 1900-01-01, a weight "measured" next year). Each limit has a stated default here and one
+place to change it: a site setting (``DOSING_`` environment variable, read by :mod:`dosing.settings`)
+for limits that are the site's, a protocol field for limits that are the protocol's (product
+concentration range and release viability, early-record tolerance). This module is pure: the caller
+passes the site's :class:`SiteLimits`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dosing.errors import DosingError, HardStop
+from dosing.units import Amount, Percent, Volume, Weight, format_decimal
+
+#: Defaults of the site limits (each overridden by the ``DOSING_`` variable named beside it).
+ADULT_WEIGHT_MIN_KG = Decimal(30)  # DOSING_WEIGHT_MIN_KG
+ADULT_WEIGHT_MAX_KG = Decimal(300)  # DOSING_WEIGHT_MAX_KG
+WEIGHT_MAX_AGE_DAYS = 30  # DOSING_WEIGHT_MAX_AGE_DAYS
+EARLIEST_YEAR = 1990  # DOSING_EARLIEST_YEAR
+LATEST_YEAR = 2100  # DOSING_LATEST_YEAR
+
+
+class SiteLimits(BaseModel):
+    """The site's plausibility limits (adult trials only: the protocols in this library enroll adults)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weight_min_kg: Decimal = Field(default=ADULT_WEIGHT_MIN_KG, gt=0)
+    weight_max_kg: Decimal = Field(default=ADULT_WEIGHT_MAX_KG, gt=0)
+    weight_max_age_days: int = Field(default=WEIGHT_MAX_AGE_DAYS, ge=0)
+    earliest_year: int = Field(default=EARLIEST_YEAR, ge=1)
+    latest_year: int = Field(default=LATEST_YEAR, le=9999)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SiteLimits:
+        if not self.weight_min_kg < self.weight_max_kg:
+            raise ValueError("weight_min_kg must be below weight_max_kg")
+        if not self.earliest_year <= self.latest_year:
+            raise ValueError("earliest_year must not be after latest_year")
+        return self
+
+
+DEFAULT_LIMITS = SiteLimits()
+
+
+def check_body_weight(weight: Weight, limits: SiteLimits = DEFAULT_LIMITS, field: str = "weight") -> None:
+    """An adult body weight: a typo (620 kg for 62 kg, 6.2 kg) is refused before any dose is computed."""
+    if not limits.weight_min_kg <= weight.value <= limits.weight_max_kg:
+        raise HardStop(
+            field,
+            f"adult body weight {limits.weight_min_kg}-{limits.weight_max_kg} kg "
+            "(site setting DOSING_WEIGHT_MIN_KG / DOSING_WEIGHT_MAX_KG)",
+            f"{weight} is not a plausible adult weight; check the number and its unit",
+        )
+
+
+def check_year(moment: date | datetime, field: str, limits: SiteLimits = DEFAULT_LIMITS) -> None:
+    """Every date a person types lies in the years the site accepts (1900 and 9999 are typos)."""
+    if not limits.earliest_year <= moment.year <= limits.latest_year:
+        raise DosingError(
+            field,
+            f"a date in {limits.earliest_year}-{limits.latest_year} "
+            "(site setting DOSING_EARLIEST_YEAR / DOSING_LATEST_YEAR)",
+            f"{moment.isoformat()} is outside the years a record can have",
+        )
+
+
+def check_weight_measured_on(
+    measured_on: date, on: date, limits: SiteLimits = DEFAULT_LIMITS, *, when: str = "enrollment"
+) -> None:
+    """A dosing weight was measured on or before ``on`` and not more than the site's limit before it."""
+    check_year(measured_on, "weight measured on", limits)
+    if measured_on > on:
+        raise HardStop(
+            "weight measured on",
+            f"a weight is measured before it is used ({when} on {on.isoformat()})",
+            f"{measured_on.isoformat()} is in the future",
+        )
+    age = (on - measured_on).days
+    if age > limits.weight_max_age_days:
+        raise HardStop(
+            "weight measured on",
+            f"weight measured at most {limits.weight_max_age_days} days before {when} "
+            "(site setting DOSING_WEIGHT_MAX_AGE_DAYS)",
+            f"measured on {measured_on.isoformat()}, {age} days before {when} on {on.isoformat()}; "
+            "weigh the patient again",
+        )
+
+
+# --- what is recorded as given -------------------------------------------------------------------
+
+
+def check_given_amount(amount: Amount, ordered: Amount, tolerance: Percent) -> None:
+    """More than the ordered dose beyond the protocol's tolerance is an overdose, not a record to keep
+    quietly: refused (10x the order is a typo or a serious event to report, either way not 'on time')."""
+    if amount.unit is not ordered.unit:
+        raise HardStop("amount", f"amount in {ordered.unit.noun}, as ordered", f"{amount} is not counted so")
+    ceiling = ordered.value * (1 + tolerance.fraction)
+    if amount.value > ceiling:
+        excess = (amount.value - ordered.value) / ordered.value * 100
+        raise HardStop(
+            "amount",
+            f"at most the ordered {ordered} + {tolerance} (protocol preparation.dose_tolerance)",
+            f"{amount} is {format_decimal(excess.quantize(Decimal('0.1')))}% above the order: an overdose",
+        )
+
+
+def check_given_volume(volume: Volume, final_volume: Volume) -> None:
+    """A bag holds its final volume: more cannot have been given."""
+    if volume.value > final_volume.value:
+        raise HardStop(
+            "volume",
+            f"at most the final volume {final_volume} (protocol preparation.final_volume)",
+            f"{volume} is more than the bag holds",
+        )
+
+
+def delivered_from_volume(ordered: Amount, volume: Volume, final_volume: Volume) -> Amount:
+    """The amount a part of the bag delivered: the bag is mixed, so amount scales with volume."""
+    check_given_volume(volume, final_volume)
+    delivered = ordered.value * volume.value / final_volume.value
+    return Amount(value=delivered.normalize() if delivered else delivered, unit=ordered.unit)
+
+
+def check_given_day(
+    given_on: date, *, enrolled_on: date, window_earliest: date, days_early_allowed: int
+) -> None:
+    """A dose is not given before the subject was enrolled, nor before its window opens by more than
+    the protocol allows (a dose 45 days early is a wrong date, not an early dose)."""
+    if given_on < enrolled_on:
+        raise DosingError(
+            "at",
+            "a dose is given on or after the day the subject was enrolled",
+            f"{given_on.isoformat()} is before enrollment on {enrolled_on.isoformat()}",
+        )
+    early = (window_earliest - given_on).days
+    if early > days_early_allowed:
+        raise DosingError(
+            "at",
+            f"at most {days_early_allowed} day(s) before the window opens "
+            "(protocol recording.days_early_allowed)",
+            f"{given_on.isoformat()} is {early} days before the window opens on "
+            f"{window_earliest.isoformat()}",
+        )

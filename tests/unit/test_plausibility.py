@@ -1,0 +1,158 @@
+"""Issue 9: plausibility limits, study opening, the week-0 window rule and the course total (pure core)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dosing.catalog import get_protocol
+from dosing.course_total import CourseDose, course_total
+from dosing.errors import DosingError, HardStop
+from dosing.plan import check_study_takes_patients
+from dosing.plausibility import (
+    SiteLimits,
+    check_body_weight,
+    check_given_amount,
+    check_given_day,
+    check_weight_measured_on,
+    check_year,
+    delivered_from_volume,
+)
+from dosing.protocol import Protocol, StudyStatus
+from dosing.units import Amount, AmountUnit, Percent, Volume, Weight
+
+
+def mg(value: str | Decimal) -> Amount:
+    return Amount(value=Decimal(value), unit=AmountUnit.MG)
+
+
+@pytest.mark.parametrize("kg", ["29.9", "300.1", "620", "0.5", "6.2", "3000", "1e9"])
+def test_weights_outside_the_adult_range_are_refused(kg: str) -> None:
+    with pytest.raises(HardStop, match="not a plausible adult weight"):
+        check_body_weight(Weight(value=Decimal(kg)))
+
+
+@pytest.mark.parametrize("kg", ["30", "62", "300"])
+def test_adult_weights_pass(kg: str) -> None:
+    check_body_weight(Weight(value=Decimal(kg)))
+
+
+@pytest.mark.parametrize("day", [date(1900, 1, 1), date(1989, 12, 31), date(2101, 1, 1), date(9999, 12, 31)])
+def test_years_outside_the_sites_range_are_refused(day: date) -> None:
+    with pytest.raises(DosingError, match="1990-2100"):
+        check_year(day, "at")
+
+
+def test_a_site_moves_its_years() -> None:
+    check_year(date(1985, 1, 1), "at", SiteLimits(earliest_year=1980))
+
+
+def test_weight_measured_on_is_not_in_the_future_nor_too_old() -> None:
+    check_weight_measured_on(date(2026, 11, 1), date(2026, 12, 1))
+    with pytest.raises(HardStop, match="in the future"):
+        check_weight_measured_on(date(2026, 12, 2), date(2026, 12, 1))
+    with pytest.raises(HardStop, match="31 days before"):
+        check_weight_measured_on(date(2026, 10, 31), date(2026, 12, 1))
+
+
+def test_an_amount_above_the_order_beyond_the_tolerance_is_an_overdose() -> None:
+    check_given_amount(mg("14.74"), mg("13.4"), Percent(value=Decimal(10)))
+    with pytest.raises(HardStop, match="overdose"):
+        check_given_amount(mg("14.75"), mg("13.4"), Percent(value=Decimal(10)))
+
+
+def test_a_partial_volume_delivers_its_share_of_the_bag() -> None:
+    assert delivered_from_volume(mg("13.4"), Volume(value=Decimal(50)), Volume(value=Decimal(100))) == mg(
+        "6.7"
+    )
+    with pytest.raises(HardStop, match="more than the bag holds"):
+        delivered_from_volume(mg("13.4"), Volume(value=Decimal(101)), Volume(value=Decimal(100)))
+
+
+def test_a_dose_before_enrollment_or_long_before_its_window_is_refused() -> None:
+    check_given_day(date(2026, 12, 3), enrolled_on=date(2026, 12, 1), window_earliest=date(2026, 12, 4),
+                    days_early_allowed=1)  # fmt: skip
+    with pytest.raises(DosingError, match="before enrollment"):
+        check_given_day(date(2026, 11, 30), enrolled_on=date(2026, 12, 1), window_earliest=date(2026, 12, 1),
+                        days_early_allowed=1)  # fmt: skip
+    with pytest.raises(DosingError, match="2 days before the window opens"):
+        check_given_day(date(2026, 12, 2), enrolled_on=date(2026, 12, 1), window_earliest=date(2026, 12, 4),
+                        days_early_allowed=1)  # fmt: skip
+
+
+@pytest.mark.parametrize("status", [StudyStatus.UNKNOWN, StudyStatus.NOT_YET_RECRUITING])
+def test_unknown_and_not_yet_recruiting_take_patients_only_when_the_site_opened_them(
+    status: StudyStatus,
+) -> None:
+    opened = get_protocol("MSC-ACLF-WEEKLY").model_copy(update={"status": status})
+    check_study_takes_patients(opened)
+    closed = opened.model_copy(update={"enrollment_opening": None})
+    with pytest.raises(HardStop, match="enrollment_opening"):
+        check_study_takes_patients(closed)
+
+
+def _raw(protocol_id: str) -> dict[str, object]:
+    return get_protocol(protocol_id).model_dump(mode="json")
+
+
+def test_a_withdrawn_study_cannot_be_opened_by_the_site() -> None:
+    data = _raw("MSC-ACLF-WEEKLY")
+    data["status"] = "withdrawn"
+    with pytest.raises(Exception, match="cannot be opened by the site"):
+        Protocol.model_validate(data)
+
+
+def test_a_window_opening_before_enrollment_is_refused() -> None:
+    data = _raw("MSC-ACLF-WEEKLY")
+    first = dict(data["administrations"][0])  # type: ignore[index]
+    first["window"] = {"before": 1, "after": 1}
+    data["administrations"] = [first, *data["administrations"][1:]]  # type: ignore[index]
+    with pytest.raises(Exception, match="opens before enrollment"):
+        Protocol.model_validate(data)
+
+
+def test_forty_mg_with_dose_1_given_and_2_and_3_not_is_13_4_of_40() -> None:
+    course = course_total(
+        mg(40),
+        [
+            CourseDose(ordered=mg("13.4"), outcome="given", delivered=mg("13.4")),
+            CourseDose(ordered=mg("13.3"), outcome="not_given"),
+            CourseDose(ordered=mg("13.3"), outcome="not_given"),
+        ],
+        policy="forfeit",
+    )
+    assert course.describe() == "13.4 mg of 40 mg delivered (26.6 mg forfeited)"
+
+
+amounts = st.decimals(min_value=Decimal("0.1"), max_value=Decimal(30), places=1)
+outcomes = st.sampled_from(["given", "not_given", "open"])
+
+
+@given(
+    doses=st.lists(st.tuples(amounts, outcomes, amounts), min_size=1, max_size=6),
+    cap=st.decimals(min_value=Decimal(1), max_value=Decimal(40), places=1),
+)
+def test_redistribution_never_exceeds_the_cap_nor_invents_product(
+    doses: list[tuple[Decimal, str, Decimal]], cap: Decimal
+) -> None:
+    course_doses = [
+        CourseDose(
+            ordered=mg(ordered),
+            outcome=outcome,
+            delivered=mg(min(given_, ordered)) if outcome == "given" else None,
+        )  # type: ignore[arg-type]
+        for ordered, outcome, given_ in doses
+    ]
+    total = mg(sum((ordered for ordered, _, _ in doses), Decimal(0)))
+    course = course_total(total, course_doses, policy="redistribute", per_dose_maximum=mg(cap))
+    planned_open = [d.ordered.value for d in course_doses if d.outcome == "open"]
+    for before, after in zip(planned_open, course.open_doses, strict=True):
+        assert after.value >= before
+        assert after.value <= max(before, cap)
+    # Delivered + still to give + forfeited is the total: nothing lost, nothing invented.
+    still = sum((a.value for a in course.open_doses), Decimal(0))
+    assert course.delivered.value + still + course.forfeited.value == total.value
