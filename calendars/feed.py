@@ -31,8 +31,14 @@ def duration_text(interval: timedelta) -> str:
 def with_refresh_hints(ics: bytes, interval: timedelta) -> bytes:
     """``ics`` with REFRESH-INTERVAL and X-PUBLISHED-TTL inserted right after BEGIN:VCALENDAR.
 
-    >>> with_refresh_hints(b"BEGIN:VCALENDAR\\r\\nVERSION:2.0\\r\\nEND:VCALENDAR\\r\\n", timedelta(minutes=30))
-    b'BEGIN:VCALENDAR\\r\\nREFRESH-INTERVAL;VALUE=DURATION:PT30M\\r\\nX-PUBLISHED-TTL:PT30M\\r\\nVERSION:2.0\\r\\nEND:VCALENDAR\\r\\n'
+    >>> ics = b"BEGIN:VCALENDAR\\r\\nVERSION:2.0\\r\\nEND:VCALENDAR\\r\\n"
+    >>> for line in with_refresh_hints(ics, timedelta(minutes=30)).decode().splitlines():
+    ...     print(line)
+    BEGIN:VCALENDAR
+    REFRESH-INTERVAL;VALUE=DURATION:PT30M
+    X-PUBLISHED-TTL:PT30M
+    VERSION:2.0
+    END:VCALENDAR
     """
     if not ics.startswith(_HEADER):
         raise ValueError("not an iCalendar stream (no BEGIN:VCALENDAR first)")

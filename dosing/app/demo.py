@@ -43,7 +43,9 @@ def create_demo(store: Store) -> dict[str, str]:
     for username, (full_name, held) in DEMO_ACCOUNTS.items():
         if username != "admin":
             actors[username] = accounts.add_user(ctx, username, full_name, held, passwords[username])
-    _demo_data(Context(store=store, actor=actors["pharmacist"]), Context(store=store, actor=actors["coordinator"]))
+    _demo_data(
+        Context(store=store, actor=actors["pharmacist"]), Context(store=store, actor=actors["coordinator"])
+    )
     return passwords
 
 
@@ -57,14 +59,26 @@ def _demo_data(pharmacist: Context, coordinator: Context) -> None:
 
     protocol = get_protocol(DEMO_PROTOCOL)
     today = local_date(clock.now(), protocol.site(None).timezone)
-    register_lot(pharmacist, Lot.checked({
-        "product": protocol.product.name, "din": DEMO_DIN[0], "check_character": DEMO_DIN[1],
-        "concentration": parse_concentration("2e6/mL", default_unit=protocol.product.amount_unit),
-        "viability": parse_percent("95%"), "volume": parse_volume("50mL"),
-        "expiry": today + timedelta(days=365),
-    }))  # fmt: skip
+    register_lot(
+        pharmacist,
+        Lot.checked(
+            {
+                "product": protocol.product.name,
+                "din": DEMO_DIN[0],
+                "check_character": DEMO_DIN[1],
+                "concentration": parse_concentration("2e6/mL", default_unit=protocol.product.amount_unit),
+                "viability": parse_percent("95%"),
+                "volume": parse_volume("50mL"),
+                "expiry": today + timedelta(days=365),
+            }
+        ),
+    )
     for code, days_ago in (("DEMO-001", 0), ("DEMO-002", 3)):
         enroll_typed(
-            coordinator, protocol_id=DEMO_PROTOCOL, subject_code=code, weight="62kg", arm="low",
+            coordinator,
+            protocol_id=DEMO_PROTOCOL,
+            subject_code=code,
+            weight="62kg",
+            arm="low",
             anchor=(today - timedelta(days=days_ago)).isoformat(),
-        )  # fmt: skip
+        )

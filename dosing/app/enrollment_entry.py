@@ -26,9 +26,10 @@ def _anchor(text: str | None, protocol: object, zone: str) -> date | datetime:
         return parse_date_or_instant(text, "anchor")
     if protocol.anchor.event.value == "transplant":  # type: ignore[attr-defined]
         raise DosingError(
-            "anchor", "the transplant date",
+            "anchor",
+            "the transplant date",
             f"{protocol.id} is anchored on transplant: give the anchor date",  # type: ignore[attr-defined]
-        )  # fmt: skip
+        )
     return local_date(clock.now(), zone)
 
 
@@ -68,10 +69,12 @@ def enroll_typed(
             site=site or None,
             dose_per_kg=parse_dose_per_kg(
                 dose_per_kg, field="dose per kg", default_unit=protocol.product.amount_unit
-            ) if dose_per_kg else None,
+            )
+            if dose_per_kg
+            else None,
             override_allocation=override_allocation,
             reason=reason or None,
-        )  # fmt: skip
+        )
     except ValidationError as error:
         raise from_validation_error(error) from error
     return use_case.enroll(ctx, form)

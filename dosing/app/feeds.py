@@ -73,9 +73,10 @@ def _check_target(ctx: Context, scope: FeedScope, target: str) -> str:
     if target not in known_sites():
         # A mistyped site would publish an empty calendar that looks like a quiet month.
         raise DosingError(
-            "target", f"a site of a protocol in the library ({', '.join(known_sites())})",
+            "target",
+            f"a site of a protocol in the library ({', '.join(known_sites())})",
             f"unknown site {target!r}",
-        )  # fmt: skip
+        )
     return target
 
 
@@ -95,16 +96,24 @@ def create(ctx: Context, scope: FeedScope, target: str) -> NewFeed:
     from dosing.store.ledger.audit_entry import _audit
 
     row = CalendarFeed(
-        token_hash=_hash(token), account_id=ctx.actor.account_id, scope=scope.value, target=checked,
+        token_hash=_hash(token),
+        account_id=ctx.actor.account_id,
+        scope=scope.value,
+        target=checked,
         created_at=now,
-    )  # fmt: skip
+    )
     with ctx.store.transaction() as session:
         session.add(row)
         session.flush()
         _audit(
-            session, actor=ctx.actor.username, at=now, action="feed_created", entity="calendar_feeds",
-            entity_id=row.id, after={"scope": scope.value, "target": checked},
-        )  # fmt: skip
+            session,
+            actor=ctx.actor.username,
+            at=now,
+            action="feed_created",
+            entity="calendar_feeds",
+            entity_id=row.id,
+            after={"scope": scope.value, "target": checked},
+        )
         session.refresh(row)
         session.expunge(row)
     return NewFeed(feed=row, token=token)
@@ -133,9 +142,14 @@ def revoke(ctx: Context, feed_id: int) -> CalendarFeed:
         row.revoked_by = ctx.actor.username
         session.add(row)
         _audit(
-            session, actor=ctx.actor.username, at=now, action="feed_revoked", entity="calendar_feeds",
-            entity_id=row.id, after={"scope": row.scope, "target": row.target},
-        )  # fmt: skip
+            session,
+            actor=ctx.actor.username,
+            at=now,
+            action="feed_revoked",
+            entity="calendar_feeds",
+            entity_id=row.id,
+            after={"scope": row.scope, "target": row.target},
+        )
         session.flush()
         session.refresh(row)
         session.expunge(row)

@@ -9,8 +9,18 @@ from dosing.app import reads
 from dosing.app.context import Context
 from dosing.store.models import OverdueRow
 
-CSV_COLUMNS = ("subject_code", "protocol_id", "site", "sequence", "label", "target_date", "latest", "state",
-               "days_late", "given_on")  # fmt: skip
+CSV_COLUMNS = (
+    "subject_code",
+    "protocol_id",
+    "site",
+    "sequence",
+    "label",
+    "target_date",
+    "latest",
+    "state",
+    "days_late",
+    "given_on",
+)
 
 
 def overdue(

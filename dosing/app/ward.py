@@ -60,13 +60,17 @@ def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardD
         for dose in view.doses:
             day = local_date(dose.planned_start, zone)
             if today <= day <= tomorrow and dose.status.state.value != "not_applicable":
-                doses.append(WardDose(subject_code=view.subject_code, protocol_id=view.protocol_id, day=day,
-                                      dose=dose))  # fmt: skip
+                doses.append(
+                    WardDose(subject_code=view.subject_code, protocol_id=view.protocol_id, day=day, dose=dose)
+                )
         for check in view.assessments:
             day = local_date(check.due, zone)
             if today <= day <= tomorrow and not check.cancelled:
-                checks.append(WardCheck(subject_code=view.subject_code, protocol_id=view.protocol_id, day=day,
-                                        check=check))  # fmt: skip
+                checks.append(
+                    WardCheck(
+                        subject_code=view.subject_code, protocol_id=view.protocol_id, day=day, check=check
+                    )
+                )
     doses.sort(key=lambda item: (item.dose.planned_start, item.subject_code, item.dose.sequence))
     checks.sort(key=lambda item: (item.check.due, item.subject_code))
     return WardDay(site=site_id, timezone=zone, today=today, as_of=moment, doses=doses, checks=checks)
@@ -75,9 +79,10 @@ def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardD
 def _same_subject(expected: str, scanned: str) -> None:
     if scanned.strip().upper() != expected.strip().upper():
         raise DosingError(
-            "subject", "the scanned code is the dose's subject (right patient, right product)",
+            "subject",
+            "the scanned code is the dose's subject (right patient, right product)",
             f"scanned {scanned.strip()!r}, the dose is {expected}'s",
-        )  # fmt: skip
+        )
 
 
 def record_scanned(
@@ -95,9 +100,12 @@ def record_scanned(
     if not bag.strip():
         raise DosingError("bag", "scan the bag's DIN (or type its lot number)", "no bag scanned")
     form = GivenForm(
-        subject_code=subject_code, sequence=sequence, started_at=started_at, din=bag.strip()[:32],
+        subject_code=subject_code,
+        sequence=sequence,
+        started_at=started_at,
+        din=bag.strip()[:32],
         late_reason=late_reason or None,
-    )  # fmt: skip
+    )
     return administration.record_given(ctx, form, password)
 
 

@@ -29,14 +29,21 @@ def _show_new(new: object, base_url: str, as_json: bool) -> None:
     https, webcal = urls(base_url, new.token)
     if as_json:
         emit_json(
-            {"id": new.feed.id, "scope": new.feed.scope, "target": new.feed.target, "url": https,
-             "webcal": webcal}
-        )  # fmt: skip
+            {
+                "id": new.feed.id,
+                "scope": new.feed.scope,
+                "target": new.feed.target,
+                "url": https,
+                "webcal": webcal,
+            }
+        )
         return
     click.echo(f"feed {new.feed.id}: {new.feed.scope} {new.feed.target}")
     click.echo(f"  subscribe: {webcal}")
     click.echo(f"  or:        {https}")
-    click.echo("The URL is a secret: it is shown only now. Revoke it with: dosing feeds revoke " f"{new.feed.id}")
+    click.echo(
+        f"The URL is a secret: it is shown only now. Revoke it with: dosing feeds revoke {new.feed.id}"
+    )
 
 
 @click.group()
@@ -45,7 +52,9 @@ def feeds() -> None:
 
 
 @feeds.command("create")
-@click.option("--ward", "ward", metavar="SITE", help="A ward's calendar: the site's doses, yesterday to 4 weeks on.")
+@click.option(
+    "--ward", "ward", metavar="SITE", help="A ward's calendar: the site's doses, yesterday to 4 weeks on."
+)
 @click.option("--site", "site", metavar="SITE", help="Every dose of every subject at the site, all dates.")
 @click.option("--subject", "subject", metavar="CODE", help="One subject's doses and checks.")
 @click.option("--base-url", help="The web application's public address (DOSING_WEB_URL).")
@@ -59,7 +68,9 @@ def create_command(
     from dosing.errors import DosingError
     from dosing.store import open_store
 
-    chosen = [(scope, value) for scope, value in (("ward", ward), ("site", site), ("subject", subject)) if value]
+    chosen = [
+        (scope, value) for scope, value in (("ward", ward), ("site", site), ("subject", subject)) if value
+    ]
     if len(chosen) != 1:
         raise DosingError("scope", "exactly one of --ward, --site, --subject", f"{len(chosen)} given")
     ctx = signed_in(open_store(), "read_ledger")
@@ -79,21 +90,31 @@ def list_command(as_json: bool) -> None:
     if as_json:
         emit_json(
             [
-                {"id": r.id, "scope": r.scope, "target": r.target, "created_at": r.created_at,
-                 "revoked_at": r.revoked_at}
+                {
+                    "id": r.id,
+                    "scope": r.scope,
+                    "target": r.target,
+                    "created_at": r.created_at,
+                    "revoked_at": r.revoked_at,
+                }
                 for r in rows
             ]
-        )  # fmt: skip
+        )
         return
     click.echo(
         table(
             ["id", "scope", "target", "created", "revoked"],
             [
-                (r.id, r.scope, r.target, r.created_at.isoformat(timespec="seconds"),
-                 r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "")
+                (
+                    r.id,
+                    r.scope,
+                    r.target,
+                    r.created_at.isoformat(timespec="seconds"),
+                    r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "",
+                )
                 for r in rows
             ],
-        )  # fmt: skip
+        )
     )
 
 

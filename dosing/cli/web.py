@@ -19,8 +19,12 @@ import click
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--proxy-headers", is_flag=True, help="Trust X-Forwarded-* from the reverse proxy (TLS).")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, help="The proxy's addresses.")
-@click.option("--demo", is_flag=True, help="On an empty store: create demo accounts (passwords printed) and data.")
-def web(host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow_ips: str, demo: bool) -> None:
+@click.option(
+    "--demo", is_flag=True, help="On an empty store: create demo accounts (passwords printed) and data."
+)
+def web(
+    host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow_ips: str, demo: bool
+) -> None:
     """Serve the web application (ward, pharmacy, coordinator pages, calendar feeds, /api)."""
     import uvicorn
 
@@ -41,6 +45,12 @@ def web(host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow
     store.dispose()
     click.echo(f"Serving on http://{host}:{port}/ (store {store.url.split('@')[-1]})")
     uvicorn.run(
-        "dosing.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips, log_level="info",
-    )  # fmt: skip
+        "dosing.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="info",
+    )

@@ -14,7 +14,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
-from dosing.app import accounts, clock, cohort_review, feeds, overdue_list, pharmacy_queue, reads, rescheduling, ward
+from dosing.app import (
+    accounts,
+    clock,
+    cohort_review,
+    feeds,
+    overdue_list,
+    pharmacy_queue,
+    reads,
+    rescheduling,
+    ward,
+)
 from dosing.app.enrollment_entry import enroll_typed
 from dosing.escalation import CohortState
 from dosing.protocol import ReschedulePolicy
@@ -74,7 +84,9 @@ class EnrollIn(BaseModel):
     subject_code: str = Code
     weight: str = Field(max_length=32, description="With its unit, e.g. 62kg")
     arm: str | None = Field(default=None, max_length=64)
-    anchor: str | None = Field(default=None, max_length=40, description="YYYY-MM-DD, or a date-time with offset")
+    anchor: str | None = Field(
+        default=None, max_length=40, description="YYYY-MM-DD, or a date-time with offset"
+    )
     site: str | None = Field(default=None, max_length=64)
     dose_per_kg: str | None = Field(default=None, max_length=40)
 
@@ -139,25 +151,42 @@ def ward_day(request: Request, site: str) -> ward.WardDay:
     return ward.ward_day(context(request), site)
 
 
-@router.post("/doses/{subject_code}/{sequence}/given", response_model=RecordOut, tags=["ward"],
-             dependencies=authenticated)  # fmt: skip
+@router.post(
+    "/doses/{subject_code}/{sequence}/given",
+    response_model=RecordOut,
+    tags=["ward"],
+    dependencies=authenticated,
+)
 def given(request: Request, subject_code: str, sequence: int, body: GivenIn) -> RecordOut:
     ctx = context(request)
     record_id = ward.record_scanned(
-        ctx, subject_code, sequence, body.scanned_subject, body.bag, body.started_at or clock.now(),
-        body.password, body.late_reason,
-    )  # fmt: skip
+        ctx,
+        subject_code,
+        sequence,
+        body.scanned_subject,
+        body.bag,
+        body.started_at or clock.now(),
+        body.password,
+        body.late_reason,
+    )
     return RecordOut(record_id=record_id)
 
 
-@router.post("/doses/{subject_code}/{sequence}/skipped", response_model=RecordOut, tags=["ward"],
-             dependencies=authenticated)  # fmt: skip
+@router.post(
+    "/doses/{subject_code}/{sequence}/skipped",
+    response_model=RecordOut,
+    tags=["ward"],
+    dependencies=authenticated,
+)
 def skipped(request: Request, subject_code: str, sequence: int, body: SkipIn) -> RecordOut:
-    return RecordOut(record_id=ward.skip(context(request), subject_code, sequence, body.reason, body.password))
+    return RecordOut(
+        record_id=ward.skip(context(request), subject_code, sequence, body.reason, body.password)
+    )
 
 
-@router.get("/subjects/{subject_code}", response_model=SubjectView, tags=["coordinator"],
-            dependencies=authenticated)  # fmt: skip
+@router.get(
+    "/subjects/{subject_code}", response_model=SubjectView, tags=["coordinator"], dependencies=authenticated
+)
 def subject(request: Request, subject_code: str) -> SubjectView:
     return reads.subject_view(context(request), subject_code)
 
@@ -182,25 +211,41 @@ def _reschedule_form(subject_code: str, body: RescheduleIn) -> RescheduleForm:
     from dosing.web.typed import optional_day
 
     return build_request(
-        RescheduleForm, subject_code=subject_code, sequence=body.sequence,
-        given_on=optional_day(body.given_on, "given on"), policy=body.policy, reason=body.reason,
-    )  # fmt: skip
+        RescheduleForm,
+        subject_code=subject_code,
+        sequence=body.sequence,
+        given_on=optional_day(body.given_on, "given on"),
+        policy=body.policy,
+        reason=body.reason,
+    )
 
 
-@router.post("/subjects/{subject_code}/reschedule/preview", response_model=ReschedulePreview,
-             tags=["coordinator"], dependencies=authenticated)  # fmt: skip
+@router.post(
+    "/subjects/{subject_code}/reschedule/preview",
+    response_model=ReschedulePreview,
+    tags=["coordinator"],
+    dependencies=authenticated,
+)
 def reschedule_preview(request: Request, subject_code: str, body: RescheduleIn) -> ReschedulePreview:
     return rescheduling.preview(context(request), _reschedule_form(subject_code, body), clock.now())
 
 
-@router.post("/subjects/{subject_code}/reschedule/apply", response_model=ReschedulePreview,
-             tags=["coordinator"], dependencies=authenticated)  # fmt: skip
+@router.post(
+    "/subjects/{subject_code}/reschedule/apply",
+    response_model=ReschedulePreview,
+    tags=["coordinator"],
+    dependencies=authenticated,
+)
 def reschedule_apply(request: Request, subject_code: str, body: RescheduleApplyIn) -> ReschedulePreview:
     return rescheduling.apply(context(request), _reschedule_form(subject_code, body), body.password)
 
 
-@router.get("/cohorts/{protocol_id}", response_model=list[CohortState], tags=["coordinator"],
-            dependencies=authenticated)  # fmt: skip
+@router.get(
+    "/cohorts/{protocol_id}",
+    response_model=list[CohortState],
+    tags=["coordinator"],
+    dependencies=authenticated,
+)
 def cohorts(request: Request, protocol_id: str) -> list[CohortState]:
     ctx = context(request)
     from dosing.catalog import get_protocol
@@ -227,19 +272,28 @@ class AuditCheck(BaseModel):
 @router.get("/audit/verify", response_model=AuditCheck, tags=["coordinator"], dependencies=authenticated)
 def audit_verify(request: Request) -> AuditCheck:
     report = reads.verify_audit(context(request))
-    return AuditCheck(ok=report.ok, entries=report.entries, head=report.head,
-                      problems=[str(problem) for problem in report.problems])  # fmt: skip
+    return AuditCheck(
+        ok=report.ok,
+        entries=report.entries,
+        head=report.head,
+        problems=[str(problem) for problem in report.problems],
+    )
 
 
-@router.get("/pharmacy/queue", response_model=list[QueueItemOut], tags=["pharmacy"], dependencies=authenticated)
+@router.get(
+    "/pharmacy/queue", response_model=list[QueueItemOut], tags=["pharmacy"], dependencies=authenticated
+)
 def pharmacy(request: Request, start: AwareDatetime, end: AwareDatetime) -> list[QueueItemOut]:
     items = pharmacy_queue.queue(context(request), start, end)
     return [
         QueueItemOut(
-            subject_code=item.dose.subject_code, protocol_id=item.dose.protocol_id, sequence=item.dose.sequence,
+            subject_code=item.dose.subject_code,
+            protocol_id=item.dose.protocol_id,
+            sequence=item.dose.sequence,
             planned_start=item.dose.planned_start,
-            lot=item.worksheet.lot_identifier if item.worksheet else None, refused=item.refused,
-        )  # fmt: skip
+            lot=item.worksheet.lot_identifier if item.worksheet else None,
+            refused=item.refused,
+        )
         for item in items
     ]
 
@@ -250,8 +304,15 @@ def _feed_out(row: object, request: Request, token: str | None = None) -> FeedOu
 
     assert isinstance(row, CalendarFeed) and row.id is not None
     url, webcal = feeds.urls(public_base(request), token) if token else (None, None)
-    return FeedOut(id=row.id, scope=row.scope, target=row.target, created_at=row.created_at,
-                   revoked_at=row.revoked_at, url=url, webcal=webcal)  # fmt: skip
+    return FeedOut(
+        id=row.id,
+        scope=row.scope,
+        target=row.target,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        url=url,
+        webcal=webcal,
+    )
 
 
 @router.get("/feeds", response_model=list[FeedOut], tags=["feeds"], dependencies=authenticated)

@@ -20,6 +20,8 @@ from dosing.store.db import Store
 from dosing.web.security import SESSION_COOKIE, CsrfRefused, LoginRequired, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
+LOGIN_RULE = "log in first (POST /api/session)"
+SCHEMA_RULE = "the API's schema (/api/openapi.json)"
 
 
 def _status(error: DosingError) -> int:
@@ -79,9 +81,10 @@ def create_app(store: Store | None = None) -> FastAPI:
     async def login_required(request: Request, error: LoginRequired) -> Response:
         if _is_api(request):
             return JSONResponse(
-                {"error": {"field": "session", "rule": "log in first (POST /api/session)", "message": error.reason}},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
-            )  # fmt: skip
+                {"error": {"field": "session", "rule": LOGIN_RULE, "message": error.reason}},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         target = request.url.path if request.method == "GET" else "/"
         response = RedirectResponse(f"/login?next={target}&reason=login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -94,7 +97,7 @@ def create_app(store: Store | None = None) -> FastAPI:
             return JSONResponse(
                 {"error": {"field": "csrf", "rule": rule, "message": "missing or wrong CSRF token"}},
                 status_code=403,
-            )  # fmt: skip
+            )
         return _error_page(request, 403, "csrf", rule, "this form was not sent from this session's page")
 
     @app.exception_handler(RequestValidationError)
@@ -105,17 +108,19 @@ def create_app(store: Store | None = None) -> FastAPI:
         message = str(first.get("msg", "invalid"))
         if _is_api(request):
             return JSONResponse(
-                {"error": {"field": field, "rule": "the API's schema (/api/openapi.json)", "message": message},
-                 "detail": [{"loc": list(p.get("loc", [])), "msg": str(p.get("msg"))} for p in problems]},
+                {
+                    "error": {"field": field, "rule": SCHEMA_RULE, "message": message},
+                    "detail": [{"loc": list(p.get("loc", [])), "msg": str(p.get("msg"))} for p in problems],
+                },
                 status_code=422,
-            )  # fmt: skip
+            )
         return _error_page(request, 422, field, "the form's fields", message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if _is_api(request) or error.status_code in (404, 405):
-            return JSONResponse({"error": {"field": "request", "rule": "a known address", "message": str(error.detail)}},
-                                status_code=error.status_code)  # fmt: skip
+            problem = {"field": "request", "rule": "a known address", "message": str(error.detail)}
+            return JSONResponse({"error": problem}, status_code=error.status_code)
         return _error_page(request, error.status_code, "request", "a known address", str(error.detail))
 
     return app

@@ -9,16 +9,22 @@ in grey print too.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any, cast
 
 import matplotlib
 
 matplotlib.use("svg")
-from matplotlib.dates import DateFormatter, date2num  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib import dates as _dates
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from dosing.store.models import DoseView, SubjectView  # noqa: E402
+from dosing.store.models import DoseView, SubjectView
+
+# matplotlib.dates is untyped: its two functions used here, with their types.
+date2num = cast("Callable[[date], float]", _dates.date2num)
+DateFormatter = cast("Callable[[str], Any]", _dates.DateFormatter)
 
 matplotlib.rcParams["svg.hashsalt"] = "cell-dosing"  # stable element ids: the same plot, the same bytes
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, small)
@@ -52,7 +58,9 @@ def _svg(figure: Figure) -> bytes:
 
 def _legend(axes: object, states: set[str]) -> None:
     handles = [
-        Line2D([], [], marker=MARKERS[state][1], color=MARKERS[state][2], linestyle="", label=MARKERS[state][0])
+        Line2D(
+            [], [], marker=MARKERS[state][1], color=MARKERS[state][2], linestyle="", label=MARKERS[state][0]
+        )
         for state in MARKERS
         if state in states
     ]
@@ -71,14 +79,22 @@ def subject_swimmer(view: SubjectView) -> bytes:
         axes.barh(lane, width, left=start, height=0.5, color="#d0d7de", edgecolor="#8c959f")
         state = dose.status.state.value
         states.add(state)
-        label, marker, colour = MARKERS.get(state, (state, "o", "#24292f"))
-        axes.plot([date2num(_event_day(dose)) + 0.5], [lane], marker=marker, color=colour, markersize=9,
-                  linestyle="")  # fmt: skip
+        _label, marker, colour = MARKERS.get(state, (state, "o", "#24292f"))
+        axes.plot(
+            [date2num(_event_day(dose)) + 0.5],
+            [lane],
+            marker=marker,
+            color=colour,
+            markersize=9,
+            linestyle="",
+        )
     axes.set_yticks(range(len(doses)), [f"{d.sequence}. {d.label}" for d in doses])
     axes.invert_yaxis()
     axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     figure.autofmt_xdate()
-    axes.set_title(f"{view.subject_code} ({view.protocol_id}, arm {view.arm}): dose windows and what was given")
+    axes.set_title(
+        f"{view.subject_code} ({view.protocol_id}, arm {view.arm}): dose windows and what was given"
+    )
     _legend(axes, states)
     return _svg(figure)
 
@@ -94,14 +110,26 @@ def study_swimmer(views: list[SubjectView]) -> bytes:
             continue
         first = min(dose.earliest for dose in doses)
         last = max(dose.latest for dose in doses)
-        axes.barh(lane, date2num(last + timedelta(days=1)) - date2num(first), left=date2num(first),
-                  height=0.4, color="#eaeef2", edgecolor="#8c959f")  # fmt: skip
+        axes.barh(
+            lane,
+            date2num(last + timedelta(days=1)) - date2num(first),
+            left=date2num(first),
+            height=0.4,
+            color="#eaeef2",
+            edgecolor="#8c959f",
+        )
         for dose in doses:
             state = dose.status.state.value
             states.add(state)
             _label, marker, colour = MARKERS.get(state, (state, "o", "#24292f"))
-            axes.plot([date2num(_event_day(dose)) + 0.5], [lane], marker=marker, color=colour, markersize=7,
-                      linestyle="")  # fmt: skip
+            axes.plot(
+                [date2num(_event_day(dose)) + 0.5],
+                [lane],
+                marker=marker,
+                color=colour,
+                markersize=7,
+                linestyle="",
+            )
     axes.set_yticks(range(len(views)), [f"{v.subject_code} ({v.protocol_id})" for v in views])
     axes.invert_yaxis()
     axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))

@@ -30,7 +30,9 @@ def pages_for(ctx: Context) -> list[tuple[str, str]]:
     return [(path, title) for path, title, action in ROLE_PAGES if may(ctx.actor.roles, action)]
 
 
-def page(request: Request, template: str, ctx: Context | None, status_code: int = 200, **values: Any) -> Response:
+def page(
+    request: Request, template: str, ctx: Context | None, status_code: int = 200, **values: Any
+) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     common = {
         "ctx": ctx,

@@ -66,11 +66,18 @@ def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
 
 
-def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int | None = None) -> None:
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int | None = None
+) -> None:
     response.set_cookie(
-        name, value, httponly=True, samesite="strict", secure=secure_request(request), path="/",
+        name,
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=secure_request(request),
+        path="/",
         max_age=max_age,
-    )  # fmt: skip
+    )
 
 
 def store_of(request: Request) -> Store:

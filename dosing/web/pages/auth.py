@@ -57,9 +57,14 @@ def login(
     except DosingError as error:
         fresh = new_login_csrf()
         response = page(
-            request, "login.html", None, status_code=401, login_csrf=fresh, next=_safe_next(next),
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            login_csrf=fresh,
+            next=_safe_next(next),
             error=error.message,
-        )  # fmt: skip
+        )
         set_cookie(response, request, LOGIN_CSRF_COOKIE, fresh)
         return response
     response = RedirectResponse(_safe_next(next), status_code=303)

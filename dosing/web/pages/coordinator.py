@@ -39,9 +39,16 @@ def overdue(
     ctx = context(request)
     rows = overdue_list.overdue(ctx, site=site, protocol_id=protocol, state=state)
     return page(
-        request, "coordinator.html", ctx, rows=rows, site=site or "", protocol=protocol or "",
-        state=state or "", protocols=_protocols(), query=request.url.query,
-    )  # fmt: skip
+        request,
+        "coordinator.html",
+        ctx,
+        rows=rows,
+        site=site or "",
+        protocol=protocol or "",
+        state=state or "",
+        protocols=_protocols(),
+        query=request.url.query,
+    )
 
 
 @router.get("/overdue.csv")
@@ -51,9 +58,10 @@ def overdue_csv(
     ctx = context(request)
     rows = overdue_list.overdue(ctx, site=site, protocol_id=protocol, state=state)
     return Response(
-        overdue_list.as_csv(rows), media_type="text/csv; charset=utf-8",
+        overdue_list.as_csv(rows),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="overdue.csv"'},
-    )  # fmt: skip
+    )
 
 
 @router.get("/subjects")
@@ -102,20 +110,31 @@ def enroll(
 ) -> Response:
     ctx = context(request)
     enrollment = enroll_typed(
-        ctx, protocol_id=protocol_id, subject_code=subject_code, weight=weight, arm=arm or None,
-        anchor=anchor or None, site=site or None, dose_per_kg=dose_per_kg or None,
-    )  # fmt: skip
+        ctx,
+        protocol_id=protocol_id,
+        subject_code=subject_code,
+        weight=weight,
+        arm=arm or None,
+        anchor=anchor or None,
+        site=site or None,
+        dose_per_kg=dose_per_kg or None,
+    )
     return RedirectResponse(f"/coordinator/subjects/{enrollment.subject_code}", status_code=303)
 
 
-def _reschedule_form(subject_code: str, sequence: int, given_on: str, policy: str, reason: str) -> RescheduleForm:
+def _reschedule_form(
+    subject_code: str, sequence: int, given_on: str, policy: str, reason: str
+) -> RescheduleForm:
     from dosing.cli.params import build_request
 
     return build_request(
-        RescheduleForm, subject_code=subject_code, sequence=sequence,
-        given_on=optional_day(given_on, "given on"), policy=ReschedulePolicy(policy) if policy else None,
+        RescheduleForm,
+        subject_code=subject_code,
+        sequence=sequence,
+        given_on=optional_day(given_on, "given on"),
+        policy=ReschedulePolicy(policy) if policy else None,
         reason=reason or None,
-    )  # fmt: skip
+    )
 
 
 @router.post("/subjects/{subject_code}/reschedule")
@@ -144,8 +163,9 @@ def cohorts(request: Request, protocol: str | None = None) -> Response:
     choices = _escalating()
     chosen = protocol if protocol in choices else (choices[0] if choices else None)
     states = cohort_review.cohorts(ctx, chosen, clock.now()) if chosen else []
-    return page(request, "cohorts.html", ctx, protocols=choices, protocol=chosen, states=states,
-                today=date.today())  # fmt: skip
+    return page(
+        request, "cohorts.html", ctx, protocols=choices, protocol=chosen, states=states, today=date.today()
+    )
 
 
 @router.post("/cohorts/review")
@@ -162,9 +182,13 @@ def review(
     from dosing.cli.params import build_request
 
     form = build_request(
-        CohortReviewForm, protocol_id=protocol_id, cohort=cohort, safe=verdict == "safe",
-        reviewed_on=optional_day(reviewed_on, "reviewed on"), notes=notes or None,
-    )  # fmt: skip
+        CohortReviewForm,
+        protocol_id=protocol_id,
+        cohort=cohort,
+        safe=verdict == "safe",
+        reviewed_on=optional_day(reviewed_on, "reviewed on"),
+        notes=notes or None,
+    )
     cohort_review.review(ctx, form, password)
     return RedirectResponse(f"/coordinator/cohorts?protocol={protocol_id}", status_code=303)
 

@@ -14,7 +14,6 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 public = APIRouter()
 
 
-
 def public_base(request: Request) -> str:
     import os
 
@@ -30,12 +29,20 @@ def feeds_page(request: Request) -> Response:
 def _created(request: Request, new: feeds.NewFeed) -> Response:
     ctx = context(request)
     https, webcal = feeds.urls(public_base(request), new.token)
-    return page(request, "feeds.html", ctx, feeds=feeds.mine(ctx), sites=feeds.known_sites(),
-                new={"feed": new.feed, "https": https, "webcal": webcal})  # fmt: skip
+    return page(
+        request,
+        "feeds.html",
+        ctx,
+        feeds=feeds.mine(ctx),
+        sites=feeds.known_sites(),
+        new={"feed": new.feed, "https": https, "webcal": webcal},
+    )
 
 
 @router.post("/feeds")
-def create(request: Request, scope: str = Form(..., max_length=16), target: str = Form(..., max_length=64)) -> Response:
+def create(
+    request: Request, scope: str = Form(..., max_length=16), target: str = Form(..., max_length=64)
+) -> Response:
     ctx = context(request)
     return _created(request, feeds.create(ctx, feeds.parse_scope(scope), target))
 

@@ -46,9 +46,19 @@ def queue(request: Request, site: str | None = None, day: str | None = None, shi
     start, end = shift_range(the_day, shift, zone)
     items = [item for item in pharmacy_queue.queue(ctx, start, end) if item.dose.site == chosen]
     return page(
-        request, "pharmacy.html", ctx, items=items, sites=sites, site=chosen, day=the_day, shift=shift,
-        shifts=list(SHIFTS), start=start, end=end, preparation=_preparation_available(),
-    )  # fmt: skip
+        request,
+        "pharmacy.html",
+        ctx,
+        items=items,
+        sites=sites,
+        site=chosen,
+        day=the_day,
+        shift=shift,
+        shifts=list(SHIFTS),
+        start=start,
+        end=end,
+        preparation=_preparation_available(),
+    )
 
 
 def _preparation_available() -> bool:
@@ -57,26 +67,38 @@ def _preparation_available() -> bool:
     return importlib.util.find_spec("dosing.app.preparation") is not None
 
 
+def _inline(filename: str) -> dict[str, str]:
+    safe = "".join(c for c in filename if c.isalnum() or c in "-._")
+    return {"Content-Disposition": f'inline; filename="{safe}"'}
+
+
 @router.get("/worksheet/{subject_code}/{sequence}.pdf")
 def worksheet_pdf(request: Request, subject_code: str, sequence: int) -> Response:
     from dosing.pharmacy.render import worksheet_pdf as render
 
     ctx = context(request)
     sheet = pharmacy_queue.worksheet(ctx, subject_code, sequence)
-    return Response(render(sheet), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{subject_code}-{sequence}-worksheet.pdf"'})  # fmt: skip
+    return Response(
+        render(sheet),
+        media_type="application/pdf",
+        headers=_inline(f"{subject_code}-{sequence}-worksheet.pdf"),
+    )
 
 
 @router.get("/label/{subject_code}/{sequence}.pdf")
 def label_pdf(request: Request, subject_code: str, sequence: int) -> Response:
-    from dosing.pharmacy.render import LabelOptions, label_pdf as render
+    from dosing.pharmacy.render import LabelOptions
+    from dosing.pharmacy.render import label_pdf as render
     from dosing.store.lots import get_pharmacy_settings
 
     ctx = context(request)
     sheet = pharmacy_queue.worksheet(ctx, subject_code, sequence)
     options = LabelOptions(patient_name_line=get_pharmacy_settings().label_patient_name)
-    return Response(render(sheet, options), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{subject_code}-{sequence}-label.pdf"'})  # fmt: skip
+    return Response(
+        render(sheet, options),
+        media_type="application/pdf",
+        headers=_inline(f"{subject_code}-{sequence}-label.pdf"),
+    )
 
 
 @router.get("/lots")

@@ -37,8 +37,15 @@ def dose_page(request: Request, subject_code: str, sequence: int, site: str | No
     dose = next((d for d in view.doses if d.sequence == sequence), None)
     if dose is None:
         raise DosingError("dose", "one of the subject's planned doses", f"no dose {sequence}")
-    return page(request, "ward_dose.html", ctx, subject_code=view.subject_code, dose=dose, zone=view.timezone,
-                site=_site(site or view.site))  # fmt: skip
+    return page(
+        request,
+        "ward_dose.html",
+        ctx,
+        subject_code=view.subject_code,
+        dose=dose,
+        zone=view.timezone,
+        site=_site(site or view.site),
+    )
 
 
 @router.post("/ward/record")
