@@ -119,6 +119,9 @@ async def check_csrf(request: Request) -> None:
     API with the cookie: the X-CSRF-Token header). A bearer-token request carries no ambient credential."""
     if request.method in ("GET", "HEAD", "OPTIONS") or bearer_token(request):
         return
+    if request.url.path == "/api/session" and request.method == "POST":
+        # Logging in uses no ambient credential; a JSON body cannot be sent by a cross-site form.
+        return
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired("not logged in")
