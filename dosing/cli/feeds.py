@@ -94,8 +94,8 @@ def list_command(as_json: bool) -> None:
                     "id": r.id,
                     "scope": r.scope,
                     "target": r.target,
-                    "created_at": r.created_at,
-                    "revoked_at": r.revoked_at,
+                    "created_at": r.created_at.isoformat(),
+                    "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
                 }
                 for r in rows
             ]
@@ -135,6 +135,6 @@ def revoke_command(feed_id: int, regenerate: bool, base_url: str | None, as_json
         return
     row = use_case.revoke(ctx, feed_id)
     if as_json:
-        emit_json({"id": row.id, "revoked_at": row.revoked_at})
+        emit_json({"id": row.id, "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None})
         return
     click.echo(f"revoked feed {row.id} ({row.scope} {row.target})")

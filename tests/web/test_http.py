@@ -31,7 +31,9 @@ def test_login_sets_a_strict_http_only_cookie_and_headers(client: TestClient) ->
     assert form.headers["x-frame-options"] == "DENY"
     from tests.web.conftest import csrf_of
 
-    response = client.post("/login", data={"username": "nurse", "password": PASSWORD, "csrf": csrf_of(form.text)})
+    response = client.post(
+        "/login", data={"username": "nurse", "password": PASSWORD, "csrf": csrf_of(form.text)}
+    )
     cookie = response.headers["set-cookie"]
     assert "dosing_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert "Secure" not in cookie, "plain http on loopback"
@@ -53,7 +55,13 @@ def test_cookie_is_secure_behind_tls(app) -> None:  # type: ignore[no-untyped-de
 
 def test_a_form_without_the_sessions_csrf_token_is_refused(client: TestClient, world: World) -> None:
     csrf = log_in(client, "nurse")
-    form = {"site": "renji-shanghai", "subject_code": "S-001", "sequence": "2", "reason": "held", "password": PASSWORD}
+    form = {
+        "site": "renji-shanghai",
+        "subject_code": "S-001",
+        "sequence": "2",
+        "reason": "held",
+        "password": PASSWORD,
+    }
     missing = client.post("/ward/skip", data=form)
     assert missing.status_code == 403 and "CSRF" in missing.text
     forged = client.post("/ward/skip", data={**form, "csrf": "0" * 64})
@@ -68,7 +76,13 @@ def test_a_role_is_refused_another_roles_action(client: TestClient, world: World
     csrf = log_in(client, "nurse")
     enroll = client.post(
         "/coordinator/enroll",
-        data={"csrf": csrf, "protocol_id": "NCT04822922", "subject_code": "S-099", "weight": "60kg", "arm": "low"},
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-099",
+            "weight": "60kg",
+            "arm": "low",
+        },
     )
     assert enroll.status_code == 403 and "may not enroll" in enroll.text
     headers = api_token(client, "pharmacist")
@@ -89,7 +103,9 @@ def test_nurse_records_by_scanning_and_a_wrong_wristband_is_refused(client: Test
             "password": PASSWORD}  # fmt: skip
     wrong = client.post("/ward/record", data={**form, "scanned_subject": "S-002"})
     assert wrong.status_code == 422 and "right patient" in wrong.text
-    bad_signature = client.post("/ward/record", data={**form, "scanned_subject": "S-001", "password": "no no no no no"})
+    bad_signature = client.post(
+        "/ward/record", data={**form, "scanned_subject": "S-001", "password": "no no no no no"}
+    )
     assert bad_signature.status_code == 422
     assert _dose_state(world, "S-001", 2) == "window_open"
     done = client.post("/ward/record", data={**form, "scanned_subject": "S-001"})
@@ -130,12 +146,24 @@ def test_enrollment_through_the_page_validates_like_the_cli(client: TestClient, 
     csrf = log_in(client, "coordinator")
     bare = client.post(
         "/coordinator/enroll",
-        data={"csrf": csrf, "protocol_id": "NCT04822922", "subject_code": "S-003", "weight": "62", "arm": "low"},
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-003",
+            "weight": "62",
+            "arm": "low",
+        },
     )
     assert bare.status_code == 422 and "weight" in bare.text, "a bare number never crosses a boundary"
     done = client.post(
         "/coordinator/enroll",
-        data={"csrf": csrf, "protocol_id": "NCT04822922", "subject_code": "S-003", "weight": "62kg", "arm": "low"},
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-003",
+            "weight": "62kg",
+            "arm": "low",
+        },
     )
     assert done.status_code == 303 and done.headers["location"] == "/coordinator/subjects/S-003"
 
@@ -145,7 +173,9 @@ def test_reschedule_preview_then_signed_apply(client: TestClient, world: World) 
     data = {"csrf": csrf, "sequence": "2", "given_on": "2026-12-06"}
     preview = client.post("/coordinator/subjects/S-001/reschedule", data=data)
     assert preview.status_code == 200 and "Reschedule preview" in preview.text
-    unsigned = client.post("/coordinator/subjects/S-001/reschedule", data={**data, "apply": "1", "password": ""})
+    unsigned = client.post(
+        "/coordinator/subjects/S-001/reschedule", data={**data, "apply": "1", "password": ""}
+    )
     assert unsigned.status_code == 422
     applied = client.post(
         "/coordinator/subjects/S-001/reschedule", data={**data, "apply": "1", "password": PASSWORD}
