@@ -9,14 +9,17 @@ register in the record's own transaction.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from dosing.app import administration, clock, reads
 from dosing.app.context import Context
-from dosing.errors import DosingError
+from dosing.errors import DosingError, from_validation_error
 from dosing.status import local_date
 from dosing.store.models import AssessmentView, DoseView, GivenForm, SkipForm
+
+Form = TypeVar("Form", bound=BaseModel)
 
 
 class WardDose(BaseModel):
@@ -76,6 +79,13 @@ def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardD
     return WardDay(site=site_id, timezone=zone, today=today, as_of=moment, doses=doses, checks=checks)
 
 
+def _form(model: type[Form], **values: Any) -> Form:
+    try:
+        return model(**values)
+    except ValidationError as error:
+        raise from_validation_error(error) from error
+
+
 def _same_subject(expected: str, scanned: str) -> None:
     if scanned.strip().upper() != expected.strip().upper():
         raise DosingError(
@@ -99,7 +109,8 @@ def record_scanned(
     _same_subject(subject_code, scanned_subject)
     if not bag.strip():
         raise DosingError("bag", "scan the bag's DIN (or type its lot number)", "no bag scanned")
-    form = GivenForm(
+    form = _form(
+        GivenForm,
         subject_code=subject_code,
         sequence=sequence,
         started_at=started_at,
@@ -113,5 +124,5 @@ def skip(ctx: Context, subject_code: str, sequence: int, reason: str, password: 
     """Record that a dose was not given and why (decided now); signed."""
     if not reason.strip():
         raise DosingError("reason", "why the dose was not given", "no reason given")
-    form = SkipForm(subject_code=subject_code, sequence=sequence, reason=reason.strip()[:500])
+    form = _form(SkipForm, subject_code=subject_code, sequence=sequence, reason=reason.strip()[:500])
     return administration.record_skipped(ctx, form, password)

@@ -9,8 +9,9 @@ in ``X-CSRF-Token``. Errors are ``{"error": {"field", "rule", "message"}}`` with
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -43,6 +44,8 @@ router = APIRouter(prefix="/api", dependencies=[Depends(check_csrf)])
 authenticated = [Depends(bearer)]
 
 Code = Field(min_length=1, max_length=64)
+#: A dose number in a path.
+Sequence = Annotated[int, Path(ge=1, le=10_000)]
 
 
 class Credentials(BaseModel):
@@ -157,7 +160,7 @@ def ward_day(request: Request, site: str) -> ward.WardDay:
     tags=["ward"],
     dependencies=authenticated,
 )
-def given(request: Request, subject_code: str, sequence: int, body: GivenIn) -> RecordOut:
+def given(request: Request, subject_code: str, sequence: Sequence, body: GivenIn) -> RecordOut:
     ctx = context(request)
     record_id = ward.record_scanned(
         ctx,
@@ -178,7 +181,7 @@ def given(request: Request, subject_code: str, sequence: int, body: GivenIn) -> 
     tags=["ward"],
     dependencies=authenticated,
 )
-def skipped(request: Request, subject_code: str, sequence: int, body: SkipIn) -> RecordOut:
+def skipped(request: Request, subject_code: str, sequence: Sequence, body: SkipIn) -> RecordOut:
     return RecordOut(
         record_id=ward.skip(context(request), subject_code, sequence, body.reason, body.password)
     )
@@ -327,5 +330,5 @@ def create_feed(request: Request, body: FeedIn) -> FeedOut:
 
 
 @router.delete("/feeds/{feed_id}", response_model=FeedOut, tags=["feeds"], dependencies=authenticated)
-def revoke_feed(request: Request, feed_id: int) -> FeedOut:
+def revoke_feed(request: Request, feed_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> FeedOut:
     return _feed_out(feeds.revoke(context(request), feed_id), request)

@@ -12,10 +12,11 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from dosing.errors import DosingError
+from dosing.errors import DosingError, from_validation_error
 from dosing.store.db import Store
 from dosing.web.security import SESSION_COOKIE, CsrfRefused, LoginRequired, SecurityHeaders
 
@@ -76,6 +77,11 @@ def create_app(store: Store | None = None) -> FastAPI:
         if _is_api(request):
             return JSONResponse({"error": error.as_dict()}, status_code=status)
         return _error_page(request, status, error.field, error.rule, error.message)
+
+    @app.exception_handler(ValidationError)
+    async def invalid_value(request: Request, error: ValidationError) -> Response:
+        # A use case's own model refused a value the route let through: the same answer as a DosingError.
+        return await refused(request, from_validation_error(error))
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, error: LoginRequired) -> Response:

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from dosing.app import accounts, clock
 from dosing.app.context import Actor, Context
 from dosing.store import Store, open_store
+from tests.calendars.conftest import ical_js, reader  # noqa: F401  (the real calendar parsers, as fixtures)
 
 PASSWORD = "a long web test password"
 #: username -> (printed name, roles)
@@ -88,16 +89,25 @@ def world(tmp_path: Path, web_clock: WebClock) -> Iterator[World]:
         found.ctx("pharmacist"),
         Lot.checked(
             {
-                "product": "UC-MSC", "din": DIN, "check_character": "H",
+                "product": "UC-MSC",
+                "din": DIN,
+                "check_character": "H",
                 "concentration": parse_concentration("2e6/mL", default_unit=AmountUnit.CELLS),
-                "viability": parse_percent("95%"), "volume": parse_volume("50mL"),
+                "viability": parse_percent("95%"),
+                "volume": parse_volume("50mL"),
                 "expiry": datetime(2027, 12, 31).date(),
             }
         ),
-    )  # fmt: skip
+    )
     for code, anchor in (("S-001", "2026-12-01"), ("S-002", "2026-12-02")):
-        enroll_typed(found.ctx("coordinator"), protocol_id="NCT04822922", subject_code=code, weight="62kg",
-                     arm="low", anchor=anchor)  # fmt: skip
+        enroll_typed(
+            found.ctx("coordinator"),
+            protocol_id="NCT04822922",
+            subject_code=code,
+            weight="62kg",
+            arm="low",
+            anchor=anchor,
+        )
     web_clock.set(WARD_MORNING)
     yield found
     store.dispose()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from calendars.ics import to_ical
 from calendars.views import subject_view_events
 from dosing.app import feeds, reads
-from tests.calendars.conftest import Reader, ical_js, reader  # noqa: F401  (fixtures)
+from tests.calendars.conftest import Reader
 from tests.web.conftest import World, api_token, log_in
 
 HINTS = re.compile(rb"REFRESH-INTERVAL;VALUE=DURATION:PT15M\r\nX-PUBLISHED-TTL:PT15M\r\n")

@@ -99,8 +99,14 @@ def test_nurse_records_by_scanning_and_a_wrong_wristband_is_refused(client: Test
     csrf = log_in(client, "nurse")
     ward = client.get("/ward?site=renji-shanghai")
     assert ward.status_code == 200 and "S-001" in ward.text and "UC-MSC infusion 2" in ward.text
-    form = {"csrf": csrf, "site": "renji-shanghai", "subject_code": "S-001", "sequence": "2", "bag": SCANNED_BAG,
-            "password": PASSWORD}  # fmt: skip
+    form = {
+        "csrf": csrf,
+        "site": "renji-shanghai",
+        "subject_code": "S-001",
+        "sequence": "2",
+        "bag": SCANNED_BAG,
+        "password": PASSWORD,
+    }
     wrong = client.post("/ward/record", data={**form, "scanned_subject": "S-002"})
     assert wrong.status_code == 422 and "right patient" in wrong.text
     bad_signature = client.post(
