@@ -18,8 +18,9 @@ import os
 import secrets
 
 from fastapi import Request
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dosing.app.accounts import resume
 from dosing.app.context import Context
@@ -137,18 +138,38 @@ async def check_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        svg = response.headers.get("content-type", "").startswith("image/svg")
-        response.headers.setdefault("Content-Security-Policy", SVG_POLICY if svg else CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        if secure_request(request):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+class SecurityHeaders:
+    """Security headers on every response (a plain ASGI middleware: no per-request task or body copy)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = scope.get("scheme") == "https" or os.environ.get("DOSING_WEB_SECURE") == "1"
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                svg = headers.get("content-type", "").startswith("image/svg")
+                defaults = {
+                    "Content-Security-Policy": SVG_POLICY if svg else CONTENT_SECURITY_POLICY,
+                    "X-Content-Type-Options": "nosniff",
+                    "X-Frame-Options": "DENY",
+                    "Referrer-Policy": "no-referrer",
+                    "Cross-Origin-Opener-Policy": "same-origin",
+                    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+                }
+                if not static:
+                    defaults["Cache-Control"] = "no-store"
+                if secure:
+                    defaults["Strict-Transport-Security"] = "max-age=31536000"
+                for name, value in defaults.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

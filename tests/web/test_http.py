@@ -216,3 +216,22 @@ def test_api_round_trip_with_a_bearer_token(client: TestClient, world: World) ->
     assert ("S-001", 1) in {(row["subject_code"], row["sequence"]) for row in missed}
     cookie_post = client.post("/api/feeds", json={"scope": "ward", "target": "renji-shanghai"})
     assert cookie_post.status_code == 401
+
+
+def test_demo_accounts_only_on_an_empty_store(tmp_path, web_clock) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from dosing.app.demo import DEMO_ACCOUNTS, create_demo
+    from dosing.errors import DosingError
+    from dosing.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
+    passwords = create_demo(store)
+    assert set(passwords) == set(DEMO_ACCOUNTS) and len(set(passwords.values())) == len(passwords)
+    from dosing.app import accounts
+
+    _token, nurse = accounts.login(store, "nurse", passwords["nurse"])
+    assert {role.value for role in nurse.roles} == {"nurse"}
+    with pytest.raises(DosingError):
+        create_demo(store)
+    store.dispose()
