@@ -82,6 +82,17 @@ def test_nurse_scans_and_records_a_dose(
     assert page.url.endswith("/ward"), "a nurse lands on the ward"
     row = page.locator("#doses tr[data-subject='S-001'][data-dose='2']")
     assert "window open" in row.inner_text()
+    # Another nurse records S-002's dose as not given; Refresh updates the list in place (htmx, served
+    # from this origin under the strict content security policy).
+    from dosing.app import ward
+
+    ward.skip(world.ctx("nurse"), "S-002", 2, "held", PASSWORD)
+    with page.expect_response(lambda response: "/ward?site=" in response.url) as refreshed:
+        page.get_by_role("button", name="Refresh").click()
+    assert refreshed.value.request.headers.get("hx-request") == "true"
+    page.wait_for_function(
+        "document.querySelector(\"#doses tr[data-subject='S-002'] td.state\").innerText.includes('skipped')"
+    )
     row.get_by_role("link", name="Record or skip").click()
     # A keyboard-wedge scanner types into the focused field and presses Enter; here: type, then Tab.
     page.locator("input[name=scanned_subject]").press_sequentially("S-001")
