@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "whoami": "dosing.cli.accounts:whoami",
     "feeds": "dosing.cli.feeds:feeds",
     "web": "dosing.cli.web:web",
+    "demo": "dosing.cli.demo:demo",
 }
 
 _HELP: dict[str, str] = {
@@ -63,6 +64,7 @@ _HELP: dict[str, str] = {
     "whoami": "The account of this store's session.",
     "feeds": "Calendar subscription URLs (create, list, revoke).",
     "web": "Serve the web application (ward, pharmacy, coordinator pages and the API).",
+    "demo": "Quick start: demo accounts on an empty store, then the example roster.",
 }
 
 

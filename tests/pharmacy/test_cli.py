@@ -14,11 +14,11 @@ from dosing.cli import main
 from dosing.store import open_store
 from dosing.store.models import EnrollmentRequest
 from dosing.units import parse_weight
+from tests.dosing_cli import sign_in_here
 
 ADD_DIN = [
     "lots", "add", "--din", "G123498654321", "--check", "H", "--product", "UC-MSC",
     "--concentration", "2e6/mL", "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31",
-    "--as-of", "2026-11-25T08:00:00+00:00", "--by", "pharmacist",
 ]  # fmt: skip
 
 
@@ -28,6 +28,8 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DOSING_DATABASE_URL", url)
     monkeypatch.delenv("DOSING_DO_NOT_DISPENSE_DAYS", raising=False)
     monkeypatch.delenv("DOSING_LABEL_PATIENT_NAME", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    sign_in_here(url, tmp_path / "state")
     return url
 
 
@@ -63,7 +65,7 @@ def test_lots_add_and_list(db):
     (lot,) = json.loads(out)
     assert (lot["identifier"], lot["check_character"], lot["days_to_expiry"]) == ("G123498654321", "H", 30)
     assert lot["concentration"] == {"value": 2000000, "amount_unit": "{cells}", "unit": "{cells}/mL"}
-    assert lot["registered_by"] == "pharmacist"
+    assert lot["registered_by"] == "tester"
 
 
 @pytest.mark.parametrize(
