@@ -15,12 +15,13 @@ from dosing.errors import DosingError
 from dosing.store.db import Store
 
 #: username -> (printed name, roles)
+#: The same names as ``dosing demo``'s accounts.
 DEMO_ACCOUNTS = {
-    "admin": ("Demo Administrator", "admin"),
-    "nurse": ("Demo Nurse", "nurse"),
-    "pharmacist": ("Demo Pharmacist", "pharmacist"),
-    "pharmacist2": ("Demo Second Pharmacist", "pharmacist"),
-    "coordinator": ("Demo Coordinator", "coordinator,investigator"),
+    "demo-admin": ("Demo Admin", "admin"),
+    "demo-coordinator": ("Demo Coordinator", "coordinator,investigator"),
+    "demo-nurse": ("Demo Nurse", "nurse"),
+    "demo-pharmacist": ("Demo Pharmacist", "pharmacist"),
+    "demo-checker": ("Demo Checker", "pharmacist"),
 }
 DEMO_PROTOCOL = "NCT04822922"
 #: An ISBT 128 DIN with its check character (the example of ICCBBA's documents).
@@ -36,15 +37,16 @@ def create_demo(store: Store) -> dict[str, str]:
     if not accounts.needs_bootstrap(store):
         raise DosingError("demo", "an empty store (no account yet)", "this store already has accounts")
     passwords = {name: _password() for name in DEMO_ACCOUNTS}
-    name, roles = DEMO_ACCOUNTS["admin"]
-    admin = accounts.bootstrap_admin(store, "admin", name, roles, passwords["admin"])
+    name, roles = DEMO_ACCOUNTS["demo-admin"]
+    admin = accounts.bootstrap_admin(store, "demo-admin", name, roles, passwords["demo-admin"])
     ctx = Context(store=store, actor=admin)
     actors = {}
     for username, (full_name, held) in DEMO_ACCOUNTS.items():
-        if username != "admin":
+        if username != "demo-admin":
             actors[username] = accounts.add_user(ctx, username, full_name, held, passwords[username])
     _demo_data(
-        Context(store=store, actor=actors["pharmacist"]), Context(store=store, actor=actors["coordinator"])
+        Context(store=store, actor=actors["demo-pharmacist"]),
+        Context(store=store, actor=actors["demo-coordinator"]),
     )
     return passwords
 

@@ -230,7 +230,7 @@ def test_demo_accounts_only_on_an_empty_store(tmp_path, web_clock) -> None:  # t
     assert set(passwords) == set(DEMO_ACCOUNTS) and len(set(passwords.values())) == len(passwords)
     from dosing.app import accounts
 
-    _token, nurse = accounts.login(store, "nurse", passwords["nurse"])
+    _token, nurse = accounts.login(store, "demo-nurse", passwords["demo-nurse"])
     assert {role.value for role in nurse.roles} == {"nurse"}
     with pytest.raises(DosingError):
         create_demo(store)
