@@ -40,6 +40,7 @@ def test_a_subject_feed_is_the_export_with_refresh_hints_and_etag(
     summaries = [event["summary"] for event in parsed["events"]]
     assert any("UC-MSC infusion 2" in summary for summary in summaries)
     assert not any("Nora" in summary or "low" in summary.split() for summary in summaries), "no names, no arm"
+    assert client.head(f"/feeds/{token}.ics").headers["etag"] == response.headers["etag"]
     again = client.get(f"/feeds/{token}.ics", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
 

@@ -116,6 +116,8 @@ def test_nurse_records_by_scanning_and_a_wrong_wristband_is_refused(client: Test
     assert _dose_state(world, "S-001", 2) == "window_open"
     done = client.post("/ward/record", data={**form, "scanned_subject": "S-001"})
     assert done.status_code == 303, done.text
+    assert "recorded S-001 dose 2" in client.get(done.headers["location"]).text
+    assert "Call" not in client.get("/ward?done=Call+this+number").text, "no words from a crafted link"
     view = reads.subject_view(world.ctx("coordinator"), "S-001")
     given = next(d for d in view.doses if d.sequence == 2).given
     assert given is not None and given.din == "G123498654321" and given.recorded_by == "nurse"

@@ -56,7 +56,7 @@ def revoke(request: Request, feed_id: int, regenerate: str = Form("")) -> Respon
     return RedirectResponse("/feeds", status_code=303)
 
 
-@public.get("/feeds/{token}.ics", include_in_schema=False)
+@public.api_route("/feeds/{token}.ics", methods=["GET", "HEAD"], include_in_schema=False)
 def feed(request: Request, token: str) -> Response:
     from calendars.feed import entity_tag
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +18,9 @@ from dosing.web.typed import local_moment
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 
+_DONE = re.compile(r"(recorded|skipped) [A-Za-z0-9._-]{1,64} dose \d{1,5} \(record \d{1,12}\)")
+
+
 def _site(site: str | None) -> str:
     sites = known_sites()
     return site if site in sites else sites[0]
@@ -27,7 +32,9 @@ def ward_page(request: Request, site: str | None = None, done: str | None = None
     require(ctx, "read_ledger")
     day = ward.ward_day(ctx, _site(site))
     template = "ward_list.html" if request.headers.get("hx-request") else "ward.html"
-    return page(request, template, ctx, day=day, sites=known_sites(), done=done)
+    # Only the confirmation this application writes is shown: a crafted link cannot put words on the page.
+    shown = done if done and _DONE.fullmatch(done) else None
+    return page(request, template, ctx, day=day, sites=known_sites(), done=shown)
 
 
 @router.get("/ward/dose/{subject_code}/{sequence}")
