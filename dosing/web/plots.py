@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
@@ -42,9 +43,10 @@ MARKERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _event_day(dose: DoseView) -> date:
+def _event_day(dose: DoseView, timezone: str) -> date:
     if dose.given is not None:
-        return dose.given.started_at.date()
+        # The day it was given at the site, not in UTC.
+        return dose.given.started_at.astimezone(ZoneInfo(timezone)).date()
     if dose.status.state.value == "missed":
         return dose.latest
     return dose.target_date
@@ -81,7 +83,7 @@ def subject_swimmer(view: SubjectView) -> bytes:
         states.add(state)
         _label, marker, colour = MARKERS.get(state, (state, "o", "#24292f"))
         axes.plot(
-            [date2num(_event_day(dose)) + 0.5],
+            [date2num(_event_day(dose, view.timezone)) + 0.5],
             [lane],
             marker=marker,
             color=colour,
@@ -123,7 +125,7 @@ def study_swimmer(views: list[SubjectView]) -> bytes:
             states.add(state)
             _label, marker, colour = MARKERS.get(state, (state, "o", "#24292f"))
             axes.plot(
-                [date2num(_event_day(dose)) + 0.5],
+                [date2num(_event_day(dose, view.timezone)) + 0.5],
                 [lane],
                 marker=marker,
                 color=colour,

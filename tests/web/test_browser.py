@@ -118,6 +118,7 @@ def test_coordinator_sees_a_dose_given_and_a_missed_dose_appear(
     page.reload()
     assert _state_in_row(page, "S-001", 2) == "given on time"
     assert page.locator("img.plot").evaluate("img => img.complete && img.naturalWidth > 0")
+    _screenshot_is_not_blank(page, tmp_path / "subject.png")
     page.goto(f"{live_server}/coordinator?state=missed")
     missed_before = page.locator("#overdue tbody tr").all_inner_texts()
     assert not any("UC-MSC infusion 3" in row for row in missed_before)
