@@ -8,7 +8,7 @@ in ``X-CSRF-Token``. Errors are ``{"error": {"field", "rule", "message"}}`` with
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -254,6 +254,67 @@ def cohorts(request: Request, protocol_id: str) -> list[CohortState]:
     from dosing.catalog import get_protocol
 
     return cohort_review.cohorts(ctx, get_protocol(protocol_id).id, clock.now())
+
+
+class CohortReviewIn(BaseModel):
+    cohort: int = Field(ge=1, le=1000)
+    safe: bool
+    reviewed_on: date
+    notes: str | None = Field(default=None, max_length=2000)
+    password: str = Field(max_length=128, description="The signature: your password again")
+
+
+@router.post(
+    "/cohorts/{protocol_id}/reviews",
+    response_model=RecordOut,
+    status_code=201,
+    tags=["coordinator"],
+    dependencies=authenticated,
+)
+def cohort_review_create(request: Request, protocol_id: str, body: CohortReviewIn) -> RecordOut:
+    from dosing.catalog import get_protocol
+    from dosing.cli.params import build_request
+    from dosing.store.models import CohortReviewForm
+
+    ctx = context(request)
+    form = build_request(
+        CohortReviewForm,
+        protocol_id=get_protocol(protocol_id).id,
+        cohort=body.cohort,
+        safe=body.safe,
+        reviewed_on=body.reviewed_on,
+        notes=body.notes,
+    )
+    return RecordOut(record_id=cohort_review.review(ctx, form, body.password))
+
+
+class LotOut(BaseModel):
+    identifier: str
+    product: str
+    concentration: str
+    viability: str | None
+    volume: str
+    expiry: date
+
+
+@router.get("/lots", response_model=list[LotOut], tags=["pharmacy"], dependencies=authenticated)
+def lots(request: Request) -> list[LotOut]:
+    from dosing.app.authority import require
+    from dosing.store.lots import list_lots
+
+    ctx = context(request)
+    require(ctx, "read_ledger")
+    return [
+        LotOut(
+            identifier=item.lot.identifier,
+            product=item.lot.product,
+            concentration=str(item.lot.concentration),
+            viability=str(item.lot.viability) if item.lot.viability else None,
+            volume=str(item.lot.volume),
+            expiry=item.lot.expiry,
+        )
+        for item in list_lots(ctx.store)
+    ]
 
 
 @router.get("/audit", response_model=list[AuditView], tags=["coordinator"], dependencies=authenticated)

@@ -237,3 +237,17 @@ def test_demo_accounts_only_on_an_empty_store(tmp_path, web_clock) -> None:  # t
     with pytest.raises(DosingError):
         create_demo(store)
     store.dispose()
+
+
+def test_api_cohort_review_is_signed_by_an_investigator(client: TestClient, world: World) -> None:
+    nurse = api_token(client, "nurse")
+    body = {"cohort": 1, "safe": True, "reviewed_on": "2026-12-04", "password": PASSWORD}
+    refused = client.post("/api/cohorts/NCT04822922/reviews", json=body, headers=nurse)
+    assert refused.status_code == 403
+    coordinator = api_token(client, "coordinator")  # holds the investigator role too
+    unsigned = client.post(
+        "/api/cohorts/NCT04822922/reviews", json={**body, "password": "not my password"}, headers=coordinator
+    )
+    assert unsigned.status_code == 422
+    lots = client.get("/api/lots", headers=nurse).json()
+    assert [lot["identifier"] for lot in lots] == ["G123498654321"]
