@@ -19,11 +19,13 @@ Rules every event follows (DOMAIN.md, Calendars):
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -128,7 +130,20 @@ def event_uid(protocol_id: str, subject_code: str, item: str) -> str:
     True
     """
     name = "/".join((protocol_id, subject_code, item))
-    return f"{uuid.uuid5(PROJECT_NAMESPACE, name)}@{UID_DOMAIN}"
+    return f"{_uuid5_text(name)}@{UID_DOMAIN}"
+
+
+_NAMESPACE_BYTES = PROJECT_NAMESPACE.bytes
+
+
+def _uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(PROJECT_NAMESPACE, name))`` without building UUID objects (RFC 4122 4.3: SHA-1
+    of namespace and name, version 5 and the variant bits set); tested equal to ``uuid.uuid5``."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8"), usedforsecurity=False).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest[:16].hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def dose_item(sequence: int) -> str:
@@ -229,6 +244,23 @@ _CANCELLED = {DoseState.SKIPPED, DoseState.NOT_APPLICABLE}
 def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no UTC offset")
+    # Plans share their start instants between patients (dosing.schedule), and a ward calendar reads
+    # the same few thousand instants in one zone: convert each once. Within one tzinfo equal datetimes
+    # compare by wall clock and ignore the fold, so the fold and the tzinfo (its id: ``moment`` in the
+    # key keeps it alive) complete the key.
+    key = (moment, moment.fold, id(moment.tzinfo), zone)
+    local = _LOCAL.get(key)
+    if local is None:
+        if len(_LOCAL) >= 50_000:
+            _LOCAL.clear()
+        local = _LOCAL[key] = _convert(moment, zone)
+    return local
+
+
+_LOCAL: dict[tuple[datetime, int, int, ZoneInfo], datetime] = {}
+
+
+def _convert(moment: datetime, zone: ZoneInfo) -> datetime:
     # A plain datetime with a ZoneInfo: pendulum's subclass does its own arithmetic (wall-clock days)
     # and its own TZID handling; the calendar needs neither.
     utc = moment.astimezone(UTC)
@@ -238,8 +270,14 @@ def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
     return plain.astimezone(zone)
 
 
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def _clock(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")
+    """``moment.strftime("%Y-%m-%d %H:%M")``, as plain formatting."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d}"
 
 
 def _span(earliest: date, latest: date) -> str:
@@ -251,7 +289,7 @@ def _span(earliest: date, latest: date) -> str:
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"revision time {moment.isoformat()} has no UTC offset")
-    return _in_zone(moment, ZoneInfo("UTC")).astimezone(UTC)
+    return _in_zone(moment, _zone("UTC")).astimezone(UTC)
 
 
 def dose_event(
@@ -263,7 +301,7 @@ def dose_event(
     dose: DoseFacts,
     dose_count: int,
 ) -> CalendarEvent:
-    zone = ZoneInfo(timezone)
+    zone = _zone(timezone)
     start_local = _in_zone(dose.planned_start, zone)
     marker = _MARKERS.get(dose.state, "") if dose.state is not None else ""
     cancelled = dose.state in _CANCELLED
@@ -316,7 +354,7 @@ def dose_event(
 def assessment_event(
     protocol: Protocol, *, subject_code: str, site: str, timezone: str, assessment: AssessmentFacts
 ) -> CalendarEvent:
-    zone = ZoneInfo(timezone)
+    zone = _zone(timezone)
     start = _in_zone(assessment.due, zone)
     end = _in_zone(start.astimezone(UTC) + timedelta(minutes=ASSESSMENT_MINUTES), zone)
     lines = [

@@ -95,6 +95,25 @@ def get_protocol(protocol_id: str) -> Protocol:
     )
 
 
+def known_sites() -> list[str]:
+    """Every site id of every protocol in the library, sorted."""
+    return sorted({site.id for protocol in library().values() for site in protocol.sites})
+
+
+def check_site(site_id: str, field: str = "site") -> str:
+    """``site_id`` when a protocol of the library has that site; refused with the known ones otherwise.
+
+    A mistyped site would select nothing and look like a quiet ward (no overdue dose, an empty prep
+    list or calendar): every command and flow that filters by site asks here first.
+    """
+    known = known_sites()
+    if site_id not in known:
+        raise DosingError(
+            field, f"a site of a protocol in the library ({', '.join(known)})", f"unknown site {site_id!r}"
+        )
+    return site_id
+
+
 def json_schema() -> str:
     """The JSON Schema for protocol files, as published in ``protocols/schema.json``."""
     schema = Protocol.model_json_schema(mode="validation")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import pendulum
@@ -376,12 +377,15 @@ class Offset(_Model):
     hours: int = 0
 
     def describe(self) -> str:
-        parts = [
-            f"{n} {unit}"
-            for n, unit in ((self.months, "months"), (self.days, "days"), (self.hours, "h"))
-            if n
-        ]
-        return " ".join(parts) or "0 days"
+        return _describe_offset(self.months, self.days, self.hours)
+
+
+@lru_cache(maxsize=1024)
+def _describe_offset(months: int, days: int, hours: int) -> str:
+    # Called once per planned assessment (tens of thousands of times for a handful of offsets): the
+    # text depends on the three numbers only, so build it once and share the string.
+    parts = [f"{n} {unit}" for n, unit in ((months, "months"), (days, "days"), (hours, "h")) if n]
+    return " ".join(parts) or "0 days"
 
 
 class FollowUp(_Model):

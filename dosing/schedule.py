@@ -7,9 +7,8 @@ day of February (29th in a leap year).
 
 from __future__ import annotations
 
-from calendar import monthrange
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time
+from functools import cache, lru_cache
 
 import pendulum
 from pendulum.tz.timezone import Timezone
@@ -70,9 +69,34 @@ def window_offsets(
 
 
 def add_days(day: date, days: int) -> date:
-    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone)."""
-    moved = day + timedelta(days=days)
-    return date(moved.year, moved.month, moved.day)
+    """``day`` moved by whole calendar days (plain date arithmetic: no clock, no zone).
+
+    Always a plain :class:`date`, even for a pendulum ``Date`` (a subclass with its own arithmetic).
+    A plan that runs off the calendar (an anchor of 9999-12-31) is bad input, refused by its rule.
+    """
+    ordinal = day.toordinal() + days
+    if not 1 <= ordinal <= _LAST_ORDINAL:
+        raise DosingError(
+            "anchor",
+            "every planned date between 0001-01-01 and 9999-12-31",
+            f"{day.isoformat()} moved by {days} days is off the calendar",
+        )
+    return day_of_ordinal(ordinal)
+
+
+_LAST_ORDINAL = date.max.toordinal()
+#: Dates are immutable: thousands of plans name the same few thousand days, so they share them.
+_DAYS: dict[int, date] = {}
+
+
+def day_of_ordinal(ordinal: int) -> date:
+    """``date.fromordinal(ordinal)``, one shared object per day."""
+    day = _DAYS.get(ordinal)
+    if day is None:
+        if len(_DAYS) >= 100_000:
+            _DAYS.clear()
+        day = _DAYS[ordinal] = date.fromordinal(ordinal)
+    return day
 
 
 @cache
@@ -83,11 +107,29 @@ def _zone(name: str) -> Timezone:
     return zone
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_length(year: int, month: int) -> int:
+    # calendar.monthrange also computes the weekday of the 1st, which this hot path never needs.
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def _add_months(day: date, months: int) -> date:
     """Calendar months; a day that the target month lacks clamps to its last day (Jan 31 -> Feb 29)."""
+    if not months:
+        return date(day.year, day.month, day.day)
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
-    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+    if not MINYEAR <= year <= MAXYEAR:
+        raise DosingError(
+            "anchor",
+            "every planned date between 0001-01-01 and 9999-12-31",
+            f"{day.isoformat()} moved by {months} months is off the calendar",
+        )
+    return date(year, month + 1, min(day.day, _month_length(year, month + 1)))
 
 
 def _resolve(naive: datetime, zone: Timezone) -> pendulum.DateTime:
@@ -128,7 +170,14 @@ def local_anchor_date(anchor: date | datetime, timezone: str) -> date:
                 "date, or date-time with a UTC offset",
                 "a bare local time is ambiguous; add an offset",
             )
-        local = pendulum.instance(anchor).in_timezone(timezone)
+        try:
+            local = pendulum.instance(anchor).in_timezone(timezone)
+        except OverflowError as error:
+            raise DosingError(
+                "anchor",
+                "every planned date between 0001-01-01 and 9999-12-31",
+                f"{anchor.isoformat()} is off the calendar in {timezone}",
+            ) from error
         return date(local.year, local.month, local.day)
     return anchor
 
@@ -141,7 +190,14 @@ def local_start(day: date, at: time, timezone: str) -> pendulum.DateTime:
     occurrence. Both are the readings a nurse looking at the ward clock would make.
     """
     # (pendulum.datetime's default, fold=1, would read an ambiguous time as its second occurrence.)
-    return _resolve(datetime(day.year, day.month, day.day, at.hour, at.minute), _zone(timezone))
+    return _local_start(date(day.year, day.month, day.day), at.hour, at.minute, timezone)
+
+
+@lru_cache(maxsize=16384)
+def _local_start(day: date, hour: int, minute: int, timezone: str) -> pendulum.DateTime:
+    # Every patient planned on the same day at the same site starts at the same instant: one immutable
+    # DateTime shared by all their plans (time and memory when planning thousands of patients).
+    return _resolve(datetime(day.year, day.month, day.day, hour, minute), _zone(timezone))
 
 
 def offset_date(start: date, offset: Offset) -> date:
@@ -155,15 +211,53 @@ def offset_datetime(start: pendulum.DateTime, offset: Offset) -> pendulum.DateTi
     zone = start.tzinfo
     if not isinstance(zone, Timezone):  # a fixed offset or another tzinfo: let pendulum do it
         return start.add(months=offset.months, days=offset.days).add(hours=offset.hours)
-    moved = start
-    if offset.months or offset.days:
-        day = offset_date(start.date(), offset)
-        moved = _resolve(datetime.combine(day, start.time()), zone)
-    if offset.hours:
-        # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
-        later = datetime.fromtimestamp(moved.timestamp() + offset.hours * 3600, UTC)
-        moved = _resolve_instant(later, zone)
-    return moved
+    if not (offset.months or offset.days or offset.hours):
+        return start
+    return due_and_day(start, offset)[0]
+
+
+def due_and_day(start: pendulum.DateTime, offset: Offset) -> tuple[pendulum.DateTime, date]:
+    """:func:`offset_datetime` for a start in an IANA zone, with the local date it falls on.
+
+    Patients whose doses fall on the same day (in any protocol at a site in the same zone) share
+    their follow-up instants: computed once, one immutable DateTime and date in every plan.
+    """
+    zone = start.tzinfo
+    if not isinstance(zone, Timezone) or not (offset.months or offset.days or offset.hours):
+        due = offset_datetime(start, offset)
+        return due, day_of_ordinal(due.toordinal())
+    # Equal aware datetimes in one zone object compare by wall clock and ignore the fold: the fold
+    # and the zone complete the key (its id: ``start`` in the key keeps the zone alive).
+    key = (start, start.fold, id(zone))
+    moved = _MOVED.get(key)
+    if moved is None:
+        if len(_MOVED) >= 50_000:
+            _MOVED.clear()
+        moved = _MOVED[key] = {}
+    text = offset.describe()  # names the months, days and hours
+    found = moved.get(text)
+    if found is None:
+        due = _offset_moment(start, zone, offset.months, offset.days, offset.hours)
+        found = moved[text] = (due, day_of_ordinal(due.toordinal()))
+    return found
+
+
+_MOVED: dict[tuple[datetime, int, int], dict[str, tuple[pendulum.DateTime, date]]] = {}
+
+
+def _offset_moment(start: datetime, zone: Timezone, months: int, days: int, hours: int) -> pendulum.DateTime:
+    moved: datetime = start
+    if months or days:
+        day = add_days(_add_months(start, months), days)
+        wall = datetime(
+            day.year, day.month, day.day, start.hour, start.minute, start.second, start.microsecond
+        )
+        moved = _resolve(wall, zone)
+        if not hours:
+            return moved
+    # Elapsed time: the instant ``hours`` later, read on the local clock (stdlib, exact seconds).
+    later = datetime.fromtimestamp(moved.timestamp() + hours * 3600, UTC)
+    return _resolve_instant(later, zone)
 
 
 def _resolve_instant(moment: datetime, zone: Timezone) -> pendulum.DateTime:

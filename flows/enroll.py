@@ -18,10 +18,13 @@ from prefect.cache_policies import NO_CACHE
 from dosing.errors import DosingError
 from dosing.status import local_date
 from dosing.store.ledger.plan_rows import ALREADY_ENROLLED
-from flows.roster import RosterRow, parse_roster
+from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.roster import RosterRow, parse_roster, read_roster_text
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
+    is_transient_database_error,
     retry_on_transient_database_error,
     store_for,
 )
@@ -84,6 +87,18 @@ def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
                     }
                 )
             continue
+        except Exception as error:
+            if is_transient_database_error(error):
+                raise  # the task retries the batch; rows already committed are skipped then
+            # Each row is its own transaction, so nothing of this one was stored; the README promises
+            # that one bad row does not stop the others. Reported by its line, never silently lost.
+            from dosing.free_text import printable
+            from dosing.store.database_errors import database_refusal
+
+            refusal = database_refusal(error)  # never the SQL parameters in a report
+            why = str(refusal) if refusal else f"{type(error).__name__}: {printable(str(error))[:200]}"
+            rejected.append(_rejection(row, "row", f"not enrolled: {why}"))
+            continue
         enrolled.append(
             {
                 "line": row.line,
@@ -118,7 +133,7 @@ def enroll_batch(
     return enroll_rows(ctx, parsed)
 
 
-@flow(name="enroll-roster", persist_result=False, log_prints=False)
+@flow(name="enroll-roster", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def enroll_roster(
     roster_path: str,
     database_url: str | None = None,
@@ -132,33 +147,37 @@ def enroll_roster(
     from dosing.app import clock
     from dosing.app.flow_actor import acting_username
 
-    username = acting_username()
-    moment = clock.now()
-    roster = parse_roster(Path(roster_path).read_text(encoding="utf-8-sig"), allow_pounds=allow_pounds)
-    rows = [row.model_dump(mode="json") for row in roster.rows]
-    results = [
-        enroll_batch(database_url, rows[start : start + batch_size], username)
-        for start in range(0, len(rows), batch_size)
-    ]
-    enrolled = [item for result in results for item in result["enrolled"]]
-    skipped = [item for result in results for item in result["skipped"]]
-    rejected = [row.model_dump(mode="json") for row in roster.rejected]
-    rejected += [item for result in results for item in result["rejected"]]
-    rejected.sort(key=lambda item: item["line"])
-    summary: dict[str, Any] = {
-        "roster": str(Path(roster_path).resolve()),
-        "rows": len(roster.rows) + len(roster.rejected),
-        "batches": len(results),
-        "enrolled": enrolled,
-        "skipped": skipped,
-        "rejected": rejected,
-    }
-    if calendar_dir is not None:
-        from flows.calendars import export_to_folder
+    with data_free_failures():
+        username = acting_username()
+        moment = clock.now()
+        roster = parse_roster(read_roster_text(Path(roster_path)), allow_pounds=allow_pounds)
+        rows = [row.model_dump(mode="json") for row in roster.rows]
+        report(f"roster: {len(rows)} rows to enroll, {len(roster.rejected)} refused while reading")
+        results = []
+        for start in range(0, len(rows), batch_size):
+            results.append(enroll_batch(database_url, rows[start : start + batch_size], username))
+            done = min(start + batch_size, len(rows))
+            new = sum(len(result["enrolled"]) for result in results)
+            report(f"  {done} of {len(rows)} rows done ({new} enrolled so far)")
+        enrolled = [item for result in results for item in result["enrolled"]]
+        skipped = [item for result in results for item in result["skipped"]]
+        rejected = [row.model_dump(mode="json") for row in roster.rejected]
+        rejected += [item for result in results for item in result["rejected"]]
+        rejected.sort(key=lambda item: item["line"])
+        summary: dict[str, Any] = {
+            "roster": str(Path(roster_path).resolve()),
+            "rows": len(roster.rows) + len(roster.rejected),
+            "batches": len(results),
+            "enrolled": enrolled,
+            "skipped": skipped,
+            "rejected": rejected,
+        }
+        if calendar_dir is not None:
+            from flows.calendar_files import export_to_folder
 
-        # Calendars of everyone on the roster who is enrolled (new or already), and of their sites.
-        sites = sorted({item["site"] for item in enrolled + skipped})
-        summary["calendars"] = export_to_folder(
-            calendar_dir, site=None, sites=sites, database_url=database_url, as_of=moment
-        )
-    return summary
+            # Calendars of everyone on the roster who is enrolled (new or already), and of their sites.
+            sites = sorted({item["site"] for item in enrolled + skipped})
+            summary["calendars"] = export_to_folder(
+                calendar_dir, site=None, sites=sites, database_url=database_url, as_of=moment
+            )
+        return summary

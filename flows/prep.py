@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from dosing.catalog import get_protocol
+from dosing.catalog import check_site, get_protocol
 from dosing.cli.output import csv_text
 from dosing.errors import DosingError
-from flows.calendars import write_if_changed
+from flows.calendar_files import write_if_changed
+from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -138,7 +140,7 @@ def doses_to_prepare(
     return [prep_row(dose, lots, days) for dose in due]
 
 
-@flow(name="pharmacy-prep-list", persist_result=False, log_prints=False)
+@flow(name="pharmacy-prep-list", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def pharmacy_prep_list(
     hours: int = 24,
     as_of: datetime | None = None,
@@ -150,11 +152,15 @@ def pharmacy_prep_list(
     from dosing.app.authority import require
     from dosing.app.flow_actor import flow_context
 
-    require(flow_context(store_for(database_url), "pharmacy-prep-list"), "read_ledger")
-    start = as_of or datetime.now(UTC)
-    end = start + timedelta(hours=hours)
-    doses = doses_to_prepare(database_url, site, start, end)
-    if out is not None:
-        table = [[row.get(column) for column in COLUMNS] for row in doses]
-        write_if_changed(Path(out), csv_text(COLUMNS, table).encode("utf-8"))
-    return {"start": start.isoformat(), "end": end.isoformat(), "site": site, "doses": doses}
+    with data_free_failures():
+        if site is not None:
+            check_site(site)  # a deployment's parameters come from the server: checked here too
+        require(flow_context(store_for(database_url), "pharmacy-prep-list"), "read_ledger")
+        start = as_of or datetime.now(UTC)
+        end = start + timedelta(hours=hours)
+        doses = doses_to_prepare(database_url, site, start, end)
+        report(f"prep list: {len(doses)} doses due from {start.isoformat()} to {end.isoformat()}")
+        if out is not None:
+            table = [[row.get(column) for column in COLUMNS] for row in doses]
+            write_if_changed(Path(out), csv_text(COLUMNS, table).encode("utf-8"))
+        return {"start": start.isoformat(), "end": end.isoformat(), "site": site, "doses": doses}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -121,6 +122,24 @@ def _row_from_cells(line: int, cells: dict[str, str], allow_pounds: bool) -> Ros
     return row
 
 
+def read_roster_text(path: Path) -> str:
+    """The roster file's text; a file that is not UTF-8 text (a spreadsheet, a binary) is refused."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DosingError("roster", "a readable CSV file", f"{path}: {error.strerror or error}") from error
+    if b"\x00" in data:
+        raise DosingError("roster", "a UTF-8 CSV text file", f"{path.name} is a binary file (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DosingError(
+            "roster",
+            "a UTF-8 CSV text file",
+            f"{path.name}: byte {error.start} is not UTF-8 (save the roster as CSV UTF-8)",
+        ) from error
+
+
 def parse_roster(text: str, *, allow_pounds: bool = False) -> Roster:
     """Every row of a roster, validated; bad rows are collected with their line numbers."""
     source = io.StringIO(text, newline="")
@@ -130,6 +149,21 @@ def parse_roster(text: str, *, allow_pounds: bool = False) -> Roster:
         empty = RejectedRow(line=1, subject_code=None, field="header", reason="the roster is empty")
         return Roster(rows=[], rejected=[empty])
     columns = [_normalise_header(name) for name in header]
+    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    if repeated:
+        # Two `weight` columns: which one is the weight? Never pick one silently.
+        where = "; ".join(
+            f"{name} in columns {', '.join(str(i + 1) for i, c in enumerate(columns) if c == name)}"
+            for name in repeated
+        )
+        return Roster(
+            rows=[],
+            rejected=[
+                RejectedRow(
+                    line=1, subject_code=None, field="header", reason=f"a column named twice: {where}"
+                )
+            ],
+        )
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
         reason = f"missing column(s): {', '.join(missing)}"
@@ -141,7 +175,24 @@ def parse_roster(text: str, *, allow_pounds: bool = False) -> Roster:
     rejected: list[RejectedRow] = []
     first_line: dict[str, int] = {}
     line = reader.line_num
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            # A cell over the csv module's limit (131,072 characters) or a NUL byte: this row only.
+            start, line = line + 1, max(reader.line_num, line + 1)
+            rejected.append(
+                RejectedRow(
+                    line=start,
+                    subject_code=None,
+                    field="row",
+                    reason=f"not a CSV row: {error} (rule: text cells of at most {csv.field_size_limit()} "
+                    "characters, no NUL bytes)",
+                )
+            )
+            continue
         # A quoted cell may span lines: the row's number is the line it starts on.
         start, line = line + 1, reader.line_num
         if not any(value.strip() for value in values):

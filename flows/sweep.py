@@ -16,6 +16,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
+from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -55,35 +57,37 @@ def sweep_store(database_url: str | None, username: str | None) -> dict[str, Any
     }
 
 
-@flow(name="missed-dose-sweep", persist_result=False, log_prints=False)
+@flow(name="missed-dose-sweep", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def missed_dose_sweep(database_url: str | None = None) -> dict[str, Any]:
     """Mark newly missed doses (windows closed by the server clock) and emit ``dosing.dose.missed`` for
     each. Acts as the person who started it here, or as the service account ``svc-missed-dose-sweep``."""
     from dosing.app import clock
     from dosing.app.flow_actor import acting_username
 
-    moment = clock.now()
-    swept = sweep_store(database_url, acting_username())
-    newly_missed = swept["newly_missed"]
-    for dose in newly_missed:
-        emit_event(
-            event=MISSED_EVENT,
-            resource={
-                "prefect.resource.id": dose_resource_id(
-                    dose["protocol_id"], dose["subject_code"], dose["sequence"]
-                ),
-                "prefect.resource.name": f"{dose['subject_code']} dose {dose['sequence']}",
-                "dosing.site": str(dose.get("site") or ""),
-            },
-            payload=dose,
-        )
-    return {
-        "as_of": moment.isoformat(),
-        "newly_missed": len(newly_missed),
-        "doses": newly_missed,
-        # Doses given after their window closed, written to the audit log by this sweep (no event).
-        "newly_late": len(swept["newly_late"]),
-        "late_doses": swept["newly_late"],
-        # Every dose still needing attention: missed (ever) and given late, by state.
-        "overdue": swept["overdue"],
-    }
+    with data_free_failures():
+        moment = clock.now()
+        swept = sweep_store(database_url, acting_username())
+        newly_missed = swept["newly_missed"]
+        report(f"sweep: {len(newly_missed)} newly missed, {len(swept['newly_late'])} newly late written")
+        for dose in newly_missed:
+            emit_event(
+                event=MISSED_EVENT,
+                resource={
+                    "prefect.resource.id": dose_resource_id(
+                        dose["protocol_id"], dose["subject_code"], dose["sequence"]
+                    ),
+                    "prefect.resource.name": f"{dose['subject_code']} dose {dose['sequence']}",
+                    "dosing.site": str(dose.get("site") or ""),
+                },
+                payload=dose,
+            )
+        return {
+            "as_of": moment.isoformat(),
+            "newly_missed": len(newly_missed),
+            "doses": newly_missed,
+            # Doses given after their window closed, written to the audit log by this sweep (no event).
+            "newly_late": len(swept["newly_late"]),
+            "late_doses": swept["newly_late"],
+            # Every dose still needing attention: missed (ever) and given late, by state.
+            "overdue": swept["overdue"],
+        }

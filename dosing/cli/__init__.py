@@ -99,14 +99,29 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DosingError as error:
-            as_json = "--json" in sys.argv
-            if as_json:
-                import json
-
-                click.echo(json.dumps(error.as_dict()), err=True)
-            else:
-                click.secho(f"error: {error}", fg="red", err=True)
+            _report(error)
             ctx.exit(2)
+        except Exception as error:
+            from dosing.store.database_errors import database_refusal
+
+            refusal = database_refusal(error)
+            if refusal is None:
+                raise
+            _report(refusal)
+            # Bad data the database refused is the user's to fix (2); an unreachable or locked
+            # database is not (1).
+            ctx.exit(2 if refusal.field == "database" else 1)
+
+
+def _report(error: Any) -> None:
+    from dosing.free_text import printable
+
+    if "--json" in sys.argv:
+        import json
+
+        click.echo(json.dumps(error.as_dict()), err=True)  # JSON escapes control characters itself
+    else:
+        click.secho(f"error: {printable(str(error))}", fg="red", err=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

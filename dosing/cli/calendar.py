@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from dosing.cli.output import emit_json, json_option
-from dosing.cli.params import parse_instant
+from dosing.cli.params import known_site, parse_instant
 from dosing.errors import DosingError
 
 
@@ -26,17 +26,6 @@ def _as_of(text: str | None) -> datetime:
     return datetime.now(UTC) if text is None else parse_instant(text)
 
 
-def _check_site(site_id: str) -> None:
-    """A mistyped site would export an empty calendar that looks like a quiet week: refuse it."""
-    from dosing.catalog import library
-
-    known = sorted({site.id for protocol in library().values() for site in protocol.sites})
-    if site_id not in known:
-        raise DosingError(
-            "--site", f"a site of a protocol in the library ({', '.join(known)})", f"unknown site {site_id!r}"
-        )
-
-
 def _bounded(start: date | None, end: date | None) -> tuple[date | None, date | None]:
     # The ledger widens the range by a day on each side; an open end becomes a far but finite day.
     if start is None and end is None:
@@ -46,7 +35,7 @@ def _bounded(start: date | None, end: date | None) -> tuple[date | None, date | 
 
 @click.command("calendar")
 @click.argument("subject", required=False)
-@click.option("--site", "site_id", help="Every subject at this site (a ward calendar).")
+@click.option("--site", "site_id", callback=known_site, help="Every subject at this site (a ward calendar).")
 @click.option("--from", "start_text", metavar="DATE", help="First local day to include (YYYY-MM-DD).")
 @click.option("--to", "end_text", metavar="DATE", help="Last local day to include (YYYY-MM-DD).")
 @click.option(
@@ -100,8 +89,6 @@ def calendar(
     if subject is not None and site_id is not None:
         raise DosingError("subject", "a subject code or --site, not both", "give one of them")
     as_of = _as_of(as_of_text)
-    if site_id is not None:
-        _check_site(site_id)
     ctx = signed_in(open_store(), "read_ledger")
     if subject is not None:
         view = reads.subject_view(ctx, subject, as_of)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from dosing.cli.output import csv_text, emit_json, json_option
-from dosing.cli.params import as_of_option, ledger_store, moment_or_now
+from dosing.cli.params import as_of_option, known_site, ledger_store, moment_or_now
 
 
 @click.group()
@@ -46,7 +46,7 @@ def _folder_command(kind: str) -> click.Command:
         help="An existing, writable folder; one subfolder per study is written in it.",
     )(run)  # fmt: skip
     run = as_of_option(run)
-    run = click.option("--site", default=None, help="Only this site.")(run)
+    run = click.option("--site", default=None, callback=known_site, help="Only this site.")(run)
     run = click.option("--protocol", "protocol_id", default=None, help="Only this protocol.")(run)
     helps = {
         "sdtm": "SDTM package per study: DM EC EX SV TS TA TE TV as .xpt and Dataset-JSON, with define.xml.",
@@ -66,7 +66,7 @@ def _csv_options(function: Callable[..., None]) -> Callable[..., None]:
         metavar="FILE.csv", help="Write the CSV to this file instead of standard output.",
     )(function)  # fmt: skip
     function = as_of_option(function)
-    function = click.option("--site", default=None, help="Only this site.")(function)
+    function = click.option("--site", default=None, callback=known_site, help="Only this site.")(function)
     return click.option("--protocol", "protocol_id", default=None, help="Only this protocol's subjects.")(
         function
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import parse_instant
+from dosing.cli.params import known_site, parse_instant
 from dosing.errors import DosingError
 
 _verbose_option = click.option(
@@ -54,6 +55,20 @@ def _silence_shutdown() -> None:
     atexit.register(logging.disable, logging.CRITICAL)
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    # SIGTERM and SIGHUP end the run the way Ctrl-C does: Python unwinds, so the temporary server is
+    # stopped (the default action would kill this process alone and leave the server running).
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_temporary_server() -> None:
+    """Stop the temporary Prefect server this process started, if any, now rather than at exit."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()
+
+
 def _run(
     flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: str | None, action: str
 ) -> dict[str, Any]:
@@ -68,9 +83,28 @@ def _run(
     # A flow run from here acts as the logged-in person (never a name passed to the flow).
     actor = signed_in(open_store(), action).actor
     prepare_prefect_environment(verbose=verbose)
+    # Prefect's flow engine turns SIGTERM into a crash report, then re-sends it to the handler it
+    # found: this one.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
+    from flows.run_progress import report
+
+    if not os.environ.get("PREFECT_API_URL"):
+        # The only silent stretch left: say what it is, and how to avoid it.
+        report("starting Prefect's temporary local server (15-30 s; PREFECT_API_URL names a running one)")
     try:
         with acting_as(actor):
             return flow_call()
+    except KeyboardInterrupt as interruption:
+        logging.disable(logging.CRITICAL)  # the server's shutdown chatter is not the user's business
+        _stop_temporary_server()
+        why = str(interruption) or "SIGINT"
+        click.echo(
+            f"interrupted ({why}): the temporary Prefect server was stopped; what was written before "
+            "stays written (each subject and each dose is its own transaction), run again to finish",
+            err=True,
+        )
+        raise SystemExit(130) from None
     finally:
         if not verbose:
             _silence_shutdown()
@@ -122,6 +156,9 @@ def enroll_roster_command(
     """Enroll every subject of a CSV roster; bad rows are reported with their line numbers."""
     if batch_size < 1:
         raise DosingError("batch size", "batch size >= 1", f"{batch_size} subjects per task")
+    from flows.roster import read_roster_text
+
+    read_roster_text(roster)  # a binary or non-UTF-8 file is refused before Prefect starts (15-30 s)
 
     def call() -> dict[str, Any]:
         from flows.enroll import enroll_roster
@@ -154,7 +191,7 @@ def enroll_roster_command(
 
 @run.command("prep")
 @click.option("--hours", default=24, show_default=True, help="Doses due within this many hours.")
-@click.option("--site", help="Only this site.")
+@click.option("--site", callback=known_site, help="Only this site.")
 @click.option("--as-of", "as_of_text", help="Start of the period (default now), with its offset.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the list as CSV.")
 @_database_option
@@ -219,7 +256,7 @@ def prep_command(
 
 @run.command("calendars")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder.")
-@click.option("--site", help="Only this site's subjects.")
+@click.option("--site", callback=known_site, help="Only this site's subjects.")
 @click.option("--as-of", "as_of_text", help="Statuses as of this moment (default now), with offset.")
 @_database_option
 @_verbose_option
@@ -236,7 +273,7 @@ def calendars_command(
     as_of = _as_of(as_of_text)
 
     def call() -> dict[str, Any]:
-        from flows.calendars import export_calendars
+        from flows.calendar_files import export_calendars
 
         return export_calendars(str(out), site=site, as_of=as_of)
 
@@ -293,7 +330,7 @@ def sweep_command(as_of_text: str | None, database_url: str | None, verbose: boo
     help="Local start of a pharmacy shift (repeat); the prep list runs then.",
 )
 @click.option("--prep-hours", default=8, show_default=True, help="Hours ahead each prep list covers.")
-@click.option("--site", help="Only this site's doses on the prep list.")
+@click.option("--site", callback=known_site, help="Only this site's doses on the prep list.")
 @click.option("--prep-out", help="Write each prep list as CSV to this path.")
 @_database_option
 @click.option("--limit", type=int, help="Flow runs at once (default: no limit).")

@@ -123,6 +123,15 @@ def moment_or_now(text: str | None, timezone: str, field: str = "as of") -> date
     return parse_local_moment(text, field, timezone)
 
 
+def known_site(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for every ``--site`` that filters: an unknown site is refused, never an empty list."""
+    if value is None:
+        return None
+    from dosing.catalog import check_site
+
+    return check_site(value)
+
+
 def build_request(model: type[Model], **values: Any) -> Model:
     """A validated request, its validation errors told as the rule each value breaks."""
     try:

@@ -10,6 +10,7 @@ import click
 from dosing.cli.output import csv_option, csv_text, emit_json, json_option, status_text, table
 from dosing.cli.params import (
     as_of_option,
+    known_site,
     ledger_store,
     moment_or_now,
     refuse_as_of,
@@ -105,7 +106,7 @@ _OVERDUE_HEADERS = [
 
 
 @click.command()
-@click.option("--site", default=None, help="Only this site.")
+@click.option("--site", default=None, callback=known_site, help="Only this site.")
 @click.option(
     "--sweep", is_flag=True, help="Also write newly missed and late doses to the audit log (once each)."
 )

@@ -7,6 +7,7 @@ snapshot; readers are never blocked (WAL journal). PostgreSQL relies on the uniq
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
+from dosing.errors import DosingError
 from dosing.settings import get_settings, sqlite_file
 
 #: Seconds a SQLite writer waits for another writer before giving up.
@@ -56,7 +58,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if sqlite_file(url) is not None:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is synced to disk before it returns, so a recorded dose survives a power
+            # loss (NORMAL in WAL mode may lose the last transactions; the ledger cannot).
+            cursor.execute("PRAGMA synchronous=FULL")
             # Room for the indexes the overdue sweep walks (64 MiB of page cache, 256 MiB mapped).
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA mmap_size=268435456")
@@ -162,21 +166,41 @@ class Store:
         self._write_engine.dispose()
 
 
+def create_private_sqlite_file(path: Path) -> None:
+    """Create ``path`` (mode 0600) and its missing folders (mode 0700); an existing file is left as is.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are private too.
+    """
+    missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
+    try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as error:
+        raise DosingError(
+            "DOSING_DATABASE_URL",
+            "a SQLite file in a folder this user can create and write",
+            f"cannot create {path}: {error.strerror or error}",
+        ) from error
+    os.close(descriptor)
+
+
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     """The store at ``url`` (default: ``DOSING_DATABASE_URL`` or the per-user SQLite file), schema at head.
 
-    The directory of a SQLite file is created on first use.
+    A new SQLite file (and any folder made for it) is created for its owner only: the ledger holds
+    subject codes, weights and doses.
     """
     url = url or get_settings().database_url
     path = sqlite_file(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_sqlite_file(path)
     store = Store(url)
     current = store.current_revision()
     if current is not None and current not in _revision_graph()[0]:
         store.dispose()
-        from dosing.errors import DosingError
-
         raise DosingError(
             "database",
             "a store this version of dosing knows",
@@ -187,8 +211,6 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
             store.upgrade()
         except ProgrammingError as error:
             store.dispose()
-            from dosing.errors import DosingError
-
             raise DosingError(
                 "database",
                 "the schema is created and upgraded by its owner: dosing db upgrade --url OWNER_URL",

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from dosing.errors import DoseWarning
+from dosing.free_text import Code, Description, Note, PersonName, Reason, ShortCode
 from dosing.protocol import ReschedulePolicy
 from dosing.status import DoseStatus
 from dosing.units import Amount, DosePerKg, Volume, Weight
@@ -44,7 +45,7 @@ class _Stamp(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: The authenticated account's username (from the session, never from input).
-    actor: str = Field(min_length=1, max_length=128)
+    actor: PersonName = Field(min_length=1)
     #: The server clock when the change is recorded (never from input).
     as_of: AwareDatetime
     signature: SignatureIntent | None = None
@@ -58,24 +59,24 @@ def _text(value: str | None) -> str | None:
 
 
 class EnrollmentForm(_Form):
-    protocol_id: str
+    protocol_id: Code
     subject_code: str = Field(pattern=SUBJECT_CODE)
     #: None: from the randomization list (randomized studies), the open cohort (escalation) or the only arm.
-    arm: str | None = None
+    arm: Code | None = None
     weight: Weight
     weight_measured_on: date | None = None
     anchor: date | AwareDatetime
-    site: str | None = None
+    site: Code | None = None
     dose_per_kg: DosePerKg | None = None
     #: Give an arm on a randomized study anyway (audited, needs a reason).
     override_allocation: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
 
     _strip = field_validator("reason")(_text)
 
 
 class GivenForm(_Form):
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
@@ -83,20 +84,20 @@ class GivenForm(_Form):
     amount: Amount | None = None
     volume: Volume | None = None
     partial: bool = False
-    lot: str | None = Field(default=None, max_length=64)
-    din: str | None = Field(default=None, max_length=32)
-    route: str | None = Field(default=None, max_length=32)
-    given_by: str | None = Field(default=None, max_length=128)
-    infusion_reaction: str | None = Field(default=None, max_length=500)
-    notes: str | None = Field(default=None, max_length=2000)
+    lot: Code | None = None
+    din: ShortCode | None = None
+    route: ShortCode | None = None
+    given_by: PersonName | None = None
+    infusion_reaction: Description | None = None
+    notes: Note | None = None
     #: Why a dose given well before now is entered only now (a late entry, GCP): required then.
-    late_reason: str | None = Field(default=None, max_length=500)
+    late_reason: Reason | None = None
 
 
 class SkipForm(_Form):
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason = Field(min_length=1)
     #: When the decision not to give was taken (default: as_of).
     decided_at: AwareDatetime | None = None
 
@@ -111,9 +112,9 @@ class SkipForm(_Form):
 class CorrectionForm(_Form):
     """A new record that replaces the effective record of a dose; fields left out are carried over."""
 
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason = Field(min_length=1)
     #: What the record becomes: still given (with corrected details), skipped, or void (entered in error).
     becomes: Literal["given", "skipped", "void"] = "given"
     #: The record being corrected, when the caller wants to be sure it is still the effective one.
@@ -123,31 +124,31 @@ class CorrectionForm(_Form):
     amount: Amount | None = None
     volume: Volume | None = None
     partial: bool | None = None
-    lot: str | None = None
-    din: str | None = None
-    route: str | None = None
-    given_by: str | None = None
-    infusion_reaction: str | None = None
-    notes: str | None = None
-    skip_reason: str | None = None
+    lot: Code | None = None
+    din: ShortCode | None = None
+    route: ShortCode | None = None
+    given_by: PersonName | None = None
+    infusion_reaction: Description | None = None
+    notes: Note | None = None
+    skip_reason: Reason | None = None
 
 
 class RescheduleForm(_Form):
-    subject_code: str
+    subject_code: Code
     sequence: int = Field(ge=1)
     #: The day the delayed dose was (or will be) given; default: its recorded administration.
     given_on: date | None = None
     #: Default: the protocol's policy; another one needs a reason.
     policy: ReschedulePolicy | None = None
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 class CohortReviewForm(_Form):
-    protocol_id: str
+    protocol_id: Code
     cohort: int = Field(ge=1)
     safe: bool
     reviewed_on: date
-    notes: str | None = None
+    notes: Note | None = None
 
 
 class EnrollmentRequest(EnrollmentForm, _Stamp):

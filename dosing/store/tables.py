@@ -216,7 +216,8 @@ class AuditEntry(SQLModel, table=True):
     subject_code: str | None = Field(default=None, max_length=64)
     entity: str = Field(max_length=64)
     entity_id: int | None = None
-    reason: str | None = Field(default=None, max_length=500)
+    #: The request's reason or notes: as long as the longest free text a request may carry.
+    reason: str | None = Field(default=None, max_length=2000)
     before: dict[str, Any] | None = _json()
     after: dict[str, Any] | None = _json()
     #: For the missed-dose sweep: the planned dose this entry reports (each is reported once).

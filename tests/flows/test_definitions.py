@@ -57,3 +57,18 @@ def test_missed_dose_automation_is_a_valid_automation_once_a_block_is_named() ->
     assert str(automation.actions[0].block_document_id) == block_id  # type: ignore[union-attr]
     # The file itself names no block: each site configures its own.
     assert "BLOCK_DOCUMENT_ID" in AUTOMATION_FILE.read_text()
+
+
+def test_prefect_yaml_stores_no_database_url_on_the_server() -> None:
+    # Job variables and parameters are stored with the deployment on the Prefect server; a database URL
+    # may carry a password. Workers read DOSING_DATABASE_URL from their own environment.
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    pools = [config["definitions"]["work_pool"], *(entry["work_pool"] for entry in config["deployments"])]
+    for pool in pools:
+        assert not {"DOSING_DATABASE_URL", "PREFECT_API_DATABASE_CONNECTION_URL"} & set(
+            pool.get("job_variables", {}).get("env", {})
+        )
+    for entry in config["deployments"]:
+        assert "database_url" not in (entry.get("parameters") or {})
+    text = (ROOT / "prefect.yaml").read_text()
+    assert "{{ $DOSING_DATABASE_URL }}" not in text

@@ -285,7 +285,7 @@ def test_prep_list_uses_a_registered_lot(store_url: str) -> None:
 
 
 def test_calendar_export_writes_every_subject_and_site_once(store_url: str, tmp_path: Path) -> None:
-    from flows.calendars import export_calendars
+    from flows.calendar_files import export_calendars
 
     _enroll(store_url, "with-bad-rows.csv")
     out = tmp_path / "ics"

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import pendulum
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from dosing.errors import DosingError
@@ -66,3 +66,14 @@ def _subject(session: Session, subject_code: str) -> tuple[t.Subject, t.Enrollme
     if found is None:
         raise DosingError("subject", "an enrolled subject", f"no subject {subject_code!r} is enrolled")
     return found[0], found[1]
+
+
+def _one_writer_at_a_time(session: Session, name: str) -> None:
+    """Hold the lock ``name`` until the transaction ends: writers of the same kind take turns.
+
+    For rules that read before they write (the next randomization number, the next cohort place, the
+    sweep's checkpoint): without it two PostgreSQL transactions read the same state and one of them
+    fails on a unique constraint. SQLite's ``BEGIN IMMEDIATE`` already lets one writer in at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})

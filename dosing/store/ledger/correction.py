@@ -37,6 +37,18 @@ def correct(store: Store, request: CorrectionRequest) -> int:
                 f"record {request.record_id} is not in effect for dose {request.sequence}; "
                 f"record {tail.id} is",
             )
+        if tail.recorded_at >= _utc(request.as_of):
+            # Whoever asked for this correction could not have seen a record made at or after the
+            # moment they asked: two corrections of one dose at the same moment keep the first, on
+            # SQLite (writers take turns, so the second would otherwise correct the first) as on
+            # PostgreSQL (where the unique corrects_id refuses the second).
+            raise DosingError(
+                "record",
+                "a correction replaces the record its author saw; a later change corrects the correction",
+                f"dose {request.sequence} of {subject.code} was changed by {tail.recorded_by} at "
+                f"{_utc(tail.recorded_at).isoformat()}, at or after this correction was asked for; "
+                "look at it again (dosing status) before correcting",
+            )
         _, _, latest = events.window(planned)
         fields: dict[str, Any] = {}
         if request.becomes == "given":

@@ -12,11 +12,14 @@ from dosing.plan import PatientInputs, check_study_takes_patients, plan_patient
 from dosing.protocol import Protocol
 from dosing.store import tables as t
 from dosing.store.db import Store
-from dosing.store.ledger._common import _id, _local_date
+from dosing.store.ledger._common import _id, _local_date, _one_writer_at_a_time
 from dosing.store.ledger.arm_choice import _arm_choice
 from dosing.store.ledger.audit_entry import _audit
 from dosing.store.ledger.plan_rows import ALREADY_ENROLLED, _insert_enrollment, _insert_plan, _insert_subject
 from dosing.store.models import Enrollment, EnrollmentRequest
+
+#: Tries of an enrollment that lost a race for a randomization number or a cohort place.
+ATTEMPTS = 5
 
 
 def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
@@ -24,11 +27,13 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
     protocol = get_protocol(request.protocol_id)
     # A closed study refuses before anything is read or written.
     check_study_takes_patients(protocol)
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS):
         try:
             return _enroll_once(store, protocol, request)
         except IntegrityError as error:
-            # Another enrollment took the same randomization number or cohort place: draw again.
+            # The same subject code enrolled at the same moment: a clean refusal. Otherwise another
+            # enrollment took the number or place this one read (enrollments of a protocol take turns,
+            # so only a writer outside this module can cause it): draw again.
             with store.session() as session:
                 taken = session.scalars(
                     select(col(t.Subject.id)).where(
@@ -41,8 +46,13 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
                     ALREADY_ENROLLED,
                     f"{request.subject_code} is already enrolled",
                 ) from error
-            if attempt == 2:
-                raise
+            if attempt == ATTEMPTS - 1:
+                raise DosingError(
+                    "subject",
+                    "an enrollment is stored whole or not at all",
+                    f"{request.subject_code} was not enrolled: other enrollments kept taking the same "
+                    "randomization number or cohort place; nothing was stored, enroll again",
+                ) from error
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -63,6 +73,8 @@ def _enroll_once(store: Store, protocol: Protocol, request: EnrollmentRequest) -
     as_of_local = _local_date(request.as_of, site.timezone)
     anchor = request.anchor
     with store.transaction() as session:
+        # The arm choice reads the randomization list and the cohorts, then writes: one at a time.
+        _one_writer_at_a_time(session, f"dosing.enroll:{protocol.id}")
         choice = _arm_choice(session, protocol, request, as_of_local)
         plan = plan_patient(
             protocol,

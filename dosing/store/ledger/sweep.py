@@ -13,7 +13,7 @@ from sqlmodel import col
 from dosing.status import DoseState
 from dosing.store import tables as t
 from dosing.store.db import Store
-from dosing.store.ledger._common import _chunks, _utc
+from dosing.store.ledger._common import _chunks, _one_writer_at_a_time, _utc
 from dosing.store.ledger.audit_entry import _audit
 from dosing.store.ledger.overdue_queries import _checkpoint, _planned
 from dosing.store.ledger.overdue_rows import _overdue
@@ -56,6 +56,8 @@ def _reported_late(connection: Any, planned_ids: list[int]) -> set[int]:
 def _sweep_once(store: Store, as_of: datetime, actor: str) -> SweepResult:
     with store.transaction() as session:
         connection = session.connection()
+        # Two sweeps at once would both read the same checkpoint and both write one: take turns.
+        _one_writer_at_a_time(session, "dosing.sweep")
         if not store.is_sqlite:
             # Wait for enrollments in flight and hold new ones until this sweep commits, so that every
             # planned dose up to max_planned_id is visible to it (SQLite writers are serialised anyway).

@@ -16,6 +16,8 @@ from prefect.cache_policies import NO_CACHE
 
 from calendars.ics import to_ical
 from calendars.views import site_view_events, subject_view_events
+from flows.failures import RESULT_SERIALIZER, data_free_failures
+from flows.run_progress import report
 from flows.store_access import (
     RETRIES,
     RETRY_DELAYS_SECONDS,
@@ -39,10 +41,10 @@ def write_if_changed(path: Path, content: bytes) -> bool:
 
 
 def site_ids(site: str | None) -> list[str]:
-    from dosing.catalog import library
+    """The sites to export: every known one, or ``site`` (refused when no protocol has it)."""
+    from dosing.catalog import check_site, known_sites
 
-    known = sorted({s.id for protocol in library().values() for s in protocol.sites})
-    return [s for s in known if site is None or s == site]
+    return known_sites() if site is None else [check_site(site)]
 
 
 @task(
@@ -84,7 +86,14 @@ def export_to_folder(
 ) -> dict[str, Any]:
     """Run the per-site tasks (from inside a flow) and add up what they wrote."""
     chosen = site_ids(site) if sites is None else sites
-    results = [write_site_calendars(database_url, folder, site_id, as_of) for site_id in chosen]
+    results = []
+    for site_id in chosen:
+        result = write_site_calendars(database_url, folder, site_id, as_of)
+        results.append(result)
+        report(
+            f"calendars of {site_id}: {result['subjects']} subjects, {result['written']} files written, "
+            f"{result['unchanged']} unchanged"
+        )
     written = sum(r["written"] for r in results)
     unchanged = sum(r["unchanged"] for r in results)
     return {
@@ -96,7 +105,7 @@ def export_to_folder(
     }
 
 
-@flow(name="export-calendars", persist_result=False, log_prints=False)
+@flow(name="export-calendars", persist_result=False, result_serializer=RESULT_SERIALIZER, log_prints=False)
 def export_calendars(
     out: str, site: str | None = None, as_of: datetime | None = None, database_url: str | None = None
 ) -> dict[str, Any]:
@@ -104,5 +113,6 @@ def export_calendars(
     from dosing.app.authority import require
     from dosing.app.flow_actor import flow_context
 
-    require(flow_context(store_for(database_url), "export-calendars"), "read_ledger")
-    return export_to_folder(out, site=site, database_url=database_url, as_of=as_of or datetime.now(UTC))
+    with data_free_failures():
+        require(flow_context(store_for(database_url), "export-calendars"), "read_ledger")
+        return export_to_folder(out, site=site, database_url=database_url, as_of=as_of or datetime.now(UTC))
