@@ -4,7 +4,7 @@ A feed row is a credential: it is revoked by setting ``revoked_at`` once; its cr
 are in the audit log.
 
 Revision ID: web_0001
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22 05:50:00
 """
 
@@ -17,7 +17,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "web_0001"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
