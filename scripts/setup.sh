@@ -10,3 +10,12 @@ fi
 if [ -f tests/calendars/package.json ] && command -v npm >/dev/null; then
   (cd tests/calendars && npm install --silent --no-audit --no-fund >/dev/null)
 fi
+# The web application's browser tests drive Debian's Chromium (Playwright cannot download browsers here):
+# installed only when missing, and only where this script may install system packages.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); browser tests will skip" >&2
+  fi
+fi

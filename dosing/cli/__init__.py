@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "login": "dosing.cli.accounts:login",
     "logout": "dosing.cli.accounts:logout",
     "whoami": "dosing.cli.accounts:whoami",
+    "feeds": "dosing.cli.feeds:feeds",
+    "web": "dosing.cli.web:web",
     "demo": "dosing.cli.demo:demo",
 }
 
@@ -60,6 +62,8 @@ _HELP: dict[str, str] = {
     "login": "Log in to this store (a session for the commands that follow).",
     "logout": "End this store's session.",
     "whoami": "The account of this store's session.",
+    "feeds": "Calendar subscription URLs (create, list, revoke).",
+    "web": "Serve the web application (ward, pharmacy, coordinator pages and the API).",
     "demo": "Quick start: demo accounts on an empty store, then the example roster.",
 }
 

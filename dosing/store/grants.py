@@ -2,9 +2,10 @@
 
 Migrations run as the schema's owner (``dosing db upgrade --url OWNER_URL``); the application connects
 as a role that ``dosing db grant ROLE`` gives SELECT and INSERT on every ledger table, and UPDATE only
-on the tables that are not records (accounts and sessions: lockout counters, session activity). The
-owner keeps UPDATE, DELETE and TRUNCATE; the triggers refuse them to the owner too, and the owner
-alone could disable a trigger, which ``dosing audit verify`` would then find in the rows.
+on the tables that are not records (accounts, sessions and calendar feeds: lockout counters, session
+activity, a feed's revocation). The owner keeps UPDATE, DELETE and TRUNCATE; the triggers refuse them
+to the owner too, and the owner alone could disable a trigger, which ``dosing audit verify`` would
+then find in the rows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dosing.errors import DosingError
 from dosing.store.db import Store
 
 #: Tables whose rows change in place (not records): the application role may UPDATE them.
-MUTABLE_TABLES = frozenset({"accounts", "login_sessions"})
+MUTABLE_TABLES = frozenset({"accounts", "login_sessions", "calendar_feeds"})
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -30,7 +31,9 @@ def grant_application_role(store: Store, role: str) -> list[str]:
         )
     if not _ROLE.match(role):
         raise DosingError("role", "a PostgreSQL role name (lower case, digits, _)", f"{role!r} is not one")
-    import dosing.store.lots  # noqa: F401  (every ledger table in the metadata)
+    # Every table in the metadata.
+    import dosing.store.feeds
+    import dosing.store.lots  # noqa: F401
 
     statements = []
     with store.engine.begin() as connection:

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-from dosing.store import lots, tables
+from dosing.store import feeds, lots, tables
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -15,7 +15,7 @@ target_metadata = SQLModel.metadata
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     # Only the ledger's own tables: a shared database may hold other applications' tables.
     if type_ == "table":
-        owned = [*tables.TABLES, lots.LotRecord]
+        owned = [*tables.TABLES, lots.LotRecord, feeds.CalendarFeed]
         return name in {table.__tablename__ for table in owned}  # type: ignore[attr-defined]
     return True
 

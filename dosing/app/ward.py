@@ -1,0 +1,128 @@
+"""The ward's day: doses planned today and tomorrow at a site, the checks due, and recording a dose
+at the bedside by scanning the subject's code and the bag.
+
+The scanned subject code must be the dose's subject (chain of identity: the right product for the
+right patient); the bag's scan is the record's DIN, checked by the ledger against the pharmacy's
+register in the record's own transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dosing.app import administration, clock, reads
+from dosing.app.context import Context
+from dosing.errors import DosingError, from_validation_error
+from dosing.status import local_date
+from dosing.store.models import AssessmentView, DoseView, GivenForm, SkipForm
+
+Form = TypeVar("Form", bound=BaseModel)
+
+
+class WardDose(BaseModel):
+    subject_code: str
+    protocol_id: str
+    day: date
+    dose: DoseView
+
+
+class WardCheck(BaseModel):
+    subject_code: str
+    protocol_id: str
+    day: date
+    check: AssessmentView
+
+
+class WardDay(BaseModel):
+    site: str
+    timezone: str
+    today: date
+    as_of: datetime
+    doses: list[WardDose]
+    checks: list[WardCheck]
+
+
+def site_zone(site_id: str) -> str:
+    from dosing.app.feeds import _site_zone
+
+    return _site_zone(site_id)
+
+
+def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardDay:
+    """Doses planned to start today or tomorrow (the site's days) and checks due then, by time."""
+    zone = site_zone(site_id)
+    moment = as_of or clock.now()
+    today = local_date(moment, zone)
+    tomorrow = today + timedelta(days=1)
+    doses: list[WardDose] = []
+    checks: list[WardCheck] = []
+    for view in reads.site_views(ctx, site_id, today, tomorrow, moment):
+        for dose in view.doses:
+            day = local_date(dose.planned_start, zone)
+            if today <= day <= tomorrow and dose.status.state.value != "not_applicable":
+                doses.append(
+                    WardDose(subject_code=view.subject_code, protocol_id=view.protocol_id, day=day, dose=dose)
+                )
+        for check in view.assessments:
+            day = local_date(check.due, zone)
+            if today <= day <= tomorrow and not check.cancelled:
+                checks.append(
+                    WardCheck(
+                        subject_code=view.subject_code, protocol_id=view.protocol_id, day=day, check=check
+                    )
+                )
+    doses.sort(key=lambda item: (item.dose.planned_start, item.subject_code, item.dose.sequence))
+    checks.sort(key=lambda item: (item.check.due, item.subject_code))
+    return WardDay(site=site_id, timezone=zone, today=today, as_of=moment, doses=doses, checks=checks)
+
+
+def _form(model: type[Form], **values: Any) -> Form:
+    try:
+        return model(**values)
+    except ValidationError as error:
+        raise from_validation_error(error) from error
+
+
+def _same_subject(expected: str, scanned: str) -> None:
+    if scanned.strip().upper() != expected.strip().upper():
+        raise DosingError(
+            "subject",
+            "the scanned code is the dose's subject (right patient, right product)",
+            f"scanned {scanned.strip()!r}, the dose is {expected}'s",
+        )
+
+
+def record_scanned(
+    ctx: Context,
+    subject_code: str,
+    sequence: int,
+    scanned_subject: str,
+    bag: str,
+    started_at: datetime,
+    password: str,
+    late_reason: str | None = None,
+) -> int:
+    """Record a dose given, from the bedside scans; signed "administered by". Returns the record id."""
+    _same_subject(subject_code, scanned_subject)
+    if not bag.strip():
+        raise DosingError("bag", "scan the bag's DIN (or type its lot number)", "no bag scanned")
+    form = _form(
+        GivenForm,
+        subject_code=subject_code,
+        sequence=sequence,
+        started_at=started_at,
+        din=bag.strip()[:32],
+        late_reason=late_reason or None,
+    )
+    return administration.record_given(ctx, form, password)
+
+
+def skip(ctx: Context, subject_code: str, sequence: int, reason: str, password: str) -> int:
+    """Record that a dose was not given and why (decided now); signed."""
+    if not reason.strip():
+        raise DosingError("reason", "why the dose was not given", "no reason given")
+    form = _form(SkipForm, subject_code=subject_code, sequence=sequence, reason=reason.strip()[:500])
+    return administration.record_skipped(ctx, form, password)

@@ -1,0 +1,1 @@
+"""The pages of each role (server-rendered HTML)."""

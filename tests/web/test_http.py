@@ -1,0 +1,253 @@
+"""The web application over HTTP (no browser): sessions, CSRF, roles, headers, pages and errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from dosing.app import reads
+from tests.web.conftest import PASSWORD, SCANNED_BAG, World, api_token, log_in
+
+
+def _dose_state(world: World, subject: str, sequence: int) -> str:
+    view = reads.subject_view(world.ctx("coordinator"), subject)
+    return next(d for d in view.doses if d.sequence == sequence).status.state.value
+
+
+def test_unauthenticated_requests_are_refused(client: TestClient) -> None:
+    page = client.get("/ward")
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert client.get("/coordinator/overdue.csv").status_code == 303
+    api = client.get("/api/me")
+    assert api.status_code == 401 and api.json()["error"]["field"] == "session"
+    assert client.get("/api/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+
+
+def test_login_sets_a_strict_http_only_cookie_and_headers(client: TestClient) -> None:
+    form = client.get("/login")
+    csp = form.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp
+    assert form.headers["x-frame-options"] == "DENY"
+    from tests.web.conftest import csrf_of
+
+    response = client.post(
+        "/login", data={"username": "nurse", "password": PASSWORD, "csrf": csrf_of(form.text)}
+    )
+    cookie = response.headers["set-cookie"]
+    assert "dosing_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Secure" not in cookie, "plain http on loopback"
+    wrong = client.post("/login", data={"username": "nurse", "password": "wrong password here", "csrf": "x"})
+    assert wrong.status_code == 403, "the login form has its own CSRF token"
+
+
+def test_cookie_is_secure_behind_tls(app) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url="https://ward.example", follow_redirects=False) as secure:
+        from tests.web.conftest import csrf_of
+
+        form = secure.get("/login")
+        response = secure.post(
+            "/login", data={"username": "nurse", "password": PASSWORD, "csrf": csrf_of(form.text)}
+        )
+        assert "Secure" in response.headers["set-cookie"]
+        assert "max-age" in response.headers["strict-transport-security"]
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused(client: TestClient, world: World) -> None:
+    csrf = log_in(client, "nurse")
+    form = {
+        "site": "renji-shanghai",
+        "subject_code": "S-001",
+        "sequence": "2",
+        "reason": "held",
+        "password": PASSWORD,
+    }
+    missing = client.post("/ward/skip", data=form)
+    assert missing.status_code == 403 and "CSRF" in missing.text
+    forged = client.post("/ward/skip", data={**form, "csrf": "0" * 64})
+    assert forged.status_code == 403
+    assert _dose_state(world, "S-001", 2) == "window_open", "nothing was recorded"
+    done = client.post("/ward/skip", data={**form, "csrf": csrf})
+    assert done.status_code == 303
+    assert _dose_state(world, "S-001", 2) == "skipped"
+
+
+def test_a_role_is_refused_another_roles_action(client: TestClient, world: World) -> None:
+    csrf = log_in(client, "nurse")
+    enroll = client.post(
+        "/coordinator/enroll",
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-099",
+            "weight": "60kg",
+            "arm": "low",
+        },
+    )
+    assert enroll.status_code == 403 and "may not enroll" in enroll.text
+    headers = api_token(client, "pharmacist")
+    record = client.post(
+        "/api/doses/S-001/2/given",
+        json={"scanned_subject": "S-001", "bag": SCANNED_BAG, "password": PASSWORD},
+        headers=headers,
+    )
+    assert record.status_code == 403 and record.json()["error"]["field"] == "authority"
+    assert _dose_state(world, "S-001", 2) == "window_open"
+
+
+def test_nurse_records_by_scanning_and_a_wrong_wristband_is_refused(client: TestClient, world: World) -> None:
+    csrf = log_in(client, "nurse")
+    ward = client.get("/ward?site=renji-shanghai")
+    assert ward.status_code == 200 and "S-001" in ward.text and "UC-MSC infusion 2" in ward.text
+    form = {
+        "csrf": csrf,
+        "site": "renji-shanghai",
+        "subject_code": "S-001",
+        "sequence": "2",
+        "bag": SCANNED_BAG,
+        "password": PASSWORD,
+    }
+    wrong = client.post("/ward/record", data={**form, "scanned_subject": "S-002"})
+    assert wrong.status_code == 422 and "right patient" in wrong.text
+    bad_signature = client.post(
+        "/ward/record", data={**form, "scanned_subject": "S-001", "password": "no no no no no"}
+    )
+    assert bad_signature.status_code == 422
+    assert _dose_state(world, "S-001", 2) == "window_open"
+    done = client.post("/ward/record", data={**form, "scanned_subject": "S-001"})
+    assert done.status_code == 303, done.text
+    assert "recorded S-001 dose 2" in client.get(done.headers["location"]).text
+    assert "Call" not in client.get("/ward?done=Call+this+number").text, "no words from a crafted link"
+    view = reads.subject_view(world.ctx("coordinator"), "S-001")
+    given = next(d for d in view.doses if d.sequence == 2).given
+    assert given is not None and given.din == "G123498654321" and given.recorded_by == "nurse"
+
+
+def test_the_session_ends_after_the_idle_timeout(client: TestClient, world: World) -> None:
+    log_in(client, "coordinator")
+    assert client.get("/coordinator").status_code == 200
+    world.clock.set(world.clock.now() + timedelta(minutes=16))
+    expired = client.get("/coordinator")
+    assert expired.status_code == 303 and expired.headers["location"].startswith("/login")
+
+
+def test_coordinator_pages_csv_and_swimmer_plot(client: TestClient, world: World) -> None:
+    log_in(client, "coordinator")
+    overdue = client.get("/coordinator")
+    assert "S-001" in overdue.text and "missed" in overdue.text, "dose 1 of S-001 (2026-12-01) was missed"
+    csv_text = client.get("/coordinator/overdue.csv?state=missed").text
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("subject_code,protocol_id,site,sequence")
+    assert any(line.startswith("S-001,NCT04822922,renji-shanghai,1,") for line in lines[1:])
+    plot = client.get("/coordinator/subjects/S-001/swimmer.svg")
+    assert plot.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in plot.content and b"missed" in plot.content
+    assert "style-src 'unsafe-inline'" in plot.headers["content-security-policy"]
+    assert b"<svg" in client.get("/coordinator/study.svg").content
+    subject = client.get("/coordinator/subjects/S-001")
+    assert subject.status_code == 200 and "swimmer.svg" in subject.text
+    audit = client.get("/coordinator/audit?verify=1")
+    assert "The audit chain verifies" in audit.text
+
+
+def test_enrollment_through_the_page_validates_like_the_cli(client: TestClient, world: World) -> None:
+    csrf = log_in(client, "coordinator")
+    bare = client.post(
+        "/coordinator/enroll",
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-003",
+            "weight": "62",
+            "arm": "low",
+        },
+    )
+    assert bare.status_code == 422 and "weight" in bare.text, "a bare number never crosses a boundary"
+    done = client.post(
+        "/coordinator/enroll",
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-003",
+            "weight": "62kg",
+            "arm": "low",
+        },
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/coordinator/subjects/S-003"
+
+
+def test_reschedule_preview_then_signed_apply(client: TestClient, world: World) -> None:
+    csrf = log_in(client, "coordinator")
+    data = {"csrf": csrf, "sequence": "2", "given_on": "2026-12-06"}
+    preview = client.post("/coordinator/subjects/S-001/reschedule", data=data)
+    assert preview.status_code == 200 and "Reschedule preview" in preview.text
+    unsigned = client.post(
+        "/coordinator/subjects/S-001/reschedule", data={**data, "apply": "1", "password": ""}
+    )
+    assert unsigned.status_code == 422
+    applied = client.post(
+        "/coordinator/subjects/S-001/reschedule", data={**data, "apply": "1", "password": PASSWORD}
+    )
+    assert applied.status_code == 200 and "Rescheduled" in applied.text
+
+
+def test_pharmacy_queue_with_worksheet_and_label_pdfs(client: TestClient, world: World) -> None:
+    log_in(client, "pharmacist")
+    queue = client.get("/pharmacy?site=renji-shanghai&day=2026-12-04&shift=day")
+    assert queue.status_code == 200 and "S-001" in queue.text and "G123498654321" in queue.text
+    worksheet = client.get("/pharmacy/worksheet/S-001/2.pdf")
+    label = client.get("/pharmacy/label/S-001/2.pdf")
+    assert worksheet.content.startswith(b"%PDF") and label.content.startswith(b"%PDF")
+    assert "G123498654321" in client.get("/pharmacy/lots").text
+
+
+def test_api_round_trip_with_a_bearer_token(client: TestClient, world: World) -> None:
+    nurse = api_token(client, "nurse")
+    day = client.get("/api/ward/renji-shanghai", headers=nurse).json()
+    assert [(d["subject_code"], d["dose"]["sequence"]) for d in day["doses"]][:1] == [("S-001", 2)]
+    recorded = client.post(
+        "/api/doses/S-001/2/given",
+        json={"scanned_subject": "S-001", "bag": SCANNED_BAG, "password": PASSWORD},
+        headers=nurse,
+    )
+    assert recorded.status_code == 200, recorded.text
+    coordinator = api_token(client, "coordinator")
+    subject = client.get("/api/subjects/S-001", headers=coordinator).json()
+    assert subject["doses"][1]["status"]["state"] == "given_on_time"
+    missed = client.get("/api/overdue?state=missed", headers=coordinator).json()
+    assert ("S-001", 1) in {(row["subject_code"], row["sequence"]) for row in missed}
+    cookie_post = client.post("/api/feeds", json={"scope": "ward", "target": "renji-shanghai"})
+    assert cookie_post.status_code == 401
+
+
+def test_demo_accounts_only_on_an_empty_store(tmp_path, web_clock) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from dosing.app.demo import DEMO_ACCOUNTS, create_demo
+    from dosing.errors import DosingError
+    from dosing.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
+    passwords = create_demo(store)
+    assert set(passwords) == set(DEMO_ACCOUNTS) and len(set(passwords.values())) == len(passwords)
+    from dosing.app import accounts
+
+    _token, nurse = accounts.login(store, "demo-nurse", passwords["demo-nurse"])
+    assert {role.value for role in nurse.roles} == {"nurse"}
+    with pytest.raises(DosingError):
+        create_demo(store)
+    store.dispose()
+
+
+def test_api_cohort_review_is_signed_by_an_investigator(client: TestClient, world: World) -> None:
+    nurse = api_token(client, "nurse")
+    body = {"cohort": 1, "safe": True, "reviewed_on": "2026-12-04", "password": PASSWORD}
+    refused = client.post("/api/cohorts/NCT04822922/reviews", json=body, headers=nurse)
+    assert refused.status_code == 403
+    coordinator = api_token(client, "coordinator")  # holds the investigator role too
+    unsigned = client.post(
+        "/api/cohorts/NCT04822922/reviews", json={**body, "password": "not my password"}, headers=coordinator
+    )
+    assert unsigned.status_code == 422
+    lots = client.get("/api/lots", headers=nurse).json()
+    assert [lot["identifier"] for lot in lots] == ["G123498654321"]
