@@ -96,10 +96,12 @@ def worksheet_pdf(worksheet: Worksheet) -> bytes:
 
     sign_off = {"Prepared by", "Checked by"}
     emphasised = {"Ordered dose", "Volume to draw", "Diluent", "Final volume", "Latest thaw time"}
+    # Warnings are printed in red under the table (the CSV carries them as rows of their own).
+    page_rows = [
+        row for row in worksheet.rows() if row[0] not in sign_off and not row[0].startswith("Warning: ")
+    ]
     data = []
-    for field, value in worksheet.rows():
-        if field in sign_off:
-            continue
+    for field, value in page_rows:
         data.append([Paragraph(field, cell), Paragraph(_escape(value), cell)])
     table = Table(data, colWidths=[48 * mm, 130 * mm])
     style = [
@@ -109,7 +111,7 @@ def worksheet_pdf(worksheet: Worksheet) -> bytes:
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
         ("BACKGROUND", (0, 0), (0, -1), colors.Color(0.93, 0.93, 0.93)),
     ]
-    for index, (field, _) in enumerate(row for row in worksheet.rows() if row[0] not in sign_off):
+    for index, (field, _) in enumerate(page_rows):
         if field in emphasised:
             style.append(("BACKGROUND", (1, index), (1, index), colors.Color(1, 0.97, 0.8)))
     table.setStyle(TableStyle(style))
