@@ -24,7 +24,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from dosing.pharmacy.label import LABEL_MM, MODULE_MM, BagLabel, Barcode, Box, Element, Text, layout
 from dosing.pharmacy.worksheet import Worksheet
+from dosing.pharmacy.zpl import write_zpl
 
 #: A 100 x 70 mm label, a common size for infusion-bag label printers.
 LABEL_SIZE = (100 * mm, 70 * mm)
@@ -241,3 +243,67 @@ def write_worksheet_files(
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- the ISBT 128 bag label of a prepared bag (``dosing bag label``) ------------------------------------
+
+
+def bag_label_pdf(elements: list[Element], title: str) -> bytes:
+    """The ST-004 bag label layout (:func:`dosing.pharmacy.label.layout`) as a 100 x 100 mm PDF page."""
+    side = LABEL_MM * mm
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(side, side))
+    canvas.setTitle(title)
+    canvas.setAuthor("dosing")
+    for item in elements:
+        if isinstance(item, Box):
+            canvas.setLineWidth(item.thickness * mm)
+            canvas.rect(item.x * mm, side - (item.y + item.height) * mm, item.width * mm, item.height * mm)
+        elif isinstance(item, Text):
+            canvas.setFont("Helvetica-Bold" if item.bold else "Helvetica", item.size / 0.3528)
+            # y is the top of the line; a baseline sits about 0.8 of the size lower.
+            canvas.drawString(item.x * mm, side - (item.y + item.size * 0.8) * mm, item.text)
+        elif isinstance(item, Barcode):
+            symbol = Code128(
+                item.data,
+                barHeight=item.height * mm,
+                barWidth=MODULE_MM * mm,
+                humanReadable=False,
+                quiet=True,
+                lquiet=10 * MODULE_MM * mm,
+                rquiet=10 * MODULE_MM * mm,
+            )
+            symbol.drawOn(canvas, item.x * mm, side - (item.y + item.height) * mm)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+class BagFiles(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    worksheet_pdf: Path
+    worksheet_csv: Path
+    worksheet_json: Path
+    label_pdf: Path
+    label_zpl: Path
+
+
+def write_bag_files(worksheet: Worksheet, label: BagLabel, folder: Path) -> BagFiles:
+    """A prepared bag's worksheet (PDF, CSV, JSON) and its ISBT 128 label (PDF, ZPL), named by the bag."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{worksheet.file_stem}_{label.bag_id}"
+    files = BagFiles(
+        worksheet_pdf=folder / f"{stem}_worksheet.pdf",
+        worksheet_csv=folder / f"{stem}_worksheet.csv",
+        worksheet_json=folder / f"{stem}_worksheet.json",
+        label_pdf=folder / f"{stem}_label.pdf",
+        label_zpl=folder / f"{stem}_label.zpl",
+    )
+    elements = layout(label)
+    files.worksheet_pdf.write_bytes(worksheet_pdf(worksheet))
+    files.worksheet_csv.write_text(worksheet_csv(worksheet), encoding="utf-8")
+    files.worksheet_json.write_text(worksheet_json(worksheet), encoding="utf-8")
+    files.label_pdf.write_bytes(bag_label_pdf(elements, f"Bag label {label.bag_id}"))
+    files.label_zpl.write_text(write_zpl(elements), encoding="utf-8")
+    return files
