@@ -353,11 +353,13 @@ def prep(
     Every dose's lot is checked (product, expiry, do-not-dispense days, volume); a dose that cannot be
     prepared is reported with the rule it breaks, the others are written, and the exit status is 2.
     """
+    from dosing.app.stock import stock_list
     from dosing.catalog import get_protocol
     from dosing.pharmacy.render import LabelOptions, write_worksheet_files
+    from dosing.pharmacy.stock import USABLE
     from dosing.pharmacy.worksheet import DoseToPrepare, build_worksheet, worksheet_with_first_expiring_lot
     from dosing.store import open_store
-    from dosing.store.lots import dose_of_subject, doses_due, get_lot, list_lots
+    from dosing.store.lots import dose_of_subject, doses_due, get_lot
 
     as_of = _as_of(as_of_text)
     if weight_text is not None and subject is None:
@@ -365,7 +367,8 @@ def prep(
     current_weight = parse_weight(weight_text) if weight_text is not None else None
     from dosing.cli.session import signed_in
 
-    store = signed_in(open_store(database_url), "read_ledger").store
+    ctx = signed_in(open_store(database_url), "read_ledger")
+    store = ctx.store
     doses: list[DoseToPrepare]
     if subject is not None:
         if dose is None:
@@ -382,7 +385,10 @@ def prep(
         doses = doses_due(store, start, end, as_of=as_of)
 
     chosen = get_lot(store, lot_reference) if lot_reference is not None else None
-    registered = [item.lot for item in list_lots(store)] if chosen is None else []
+    # A quarantined or retired lot is never offered (an expired one is refused by the worksheet).
+    registered = (
+        [item.registered.lot for item in stock_list(ctx) if item.status in USABLE] if chosen is None else []
+    )
     options = LabelOptions(patient_name_line=patient_name_line)
     results: list[dict[str, Any]] = []
     refused = 0

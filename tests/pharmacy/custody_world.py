@@ -36,7 +36,9 @@ class World:
     def enroll(self, subject: str, **extra: Any) -> None:
         ledger.enroll(self.store, enrollment(subject=subject, arm="low", **extra))
 
-    def lot(self, number: str = "L100", *, containers: int = 1, volume: str = "20 mL", **changes: Any) -> None:
+    def lot(
+        self, number: str = "L100", *, containers: int = 1, volume: str = "20 mL", **changes: Any
+    ) -> None:
         fields: dict[str, Any] = {
             "product": "UC-MSC",
             "lot_number": number,

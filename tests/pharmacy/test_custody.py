@@ -144,12 +144,16 @@ def test_the_verifier_re_enters_the_draw_and_scans_the_lot(world: World) -> None
     stock.thaw(world.ctx("pat"), "L100", 1)
     bag = preparation.prepare(world.ctx("pat"), "S-001", 1, PASSWORD, lot="L100")
     with pytest.raises(HardStop, match="does not match the prepared draw"):
-        preparation.verify(world.ctx("vic"), bag.bag_id, Volume(value=DRAW + Decimal("0.2")), "L100", PASSWORD)
+        preparation.verify(
+            world.ctx("vic"), bag.bag_id, Volume(value=DRAW + Decimal("0.2")), "L100", PASSWORD
+        )
     with pytest.raises(HardStop, match="was prepared from L100"):
         preparation.verify(world.ctx("vic"), bag.bag_id, Volume(value=DRAW), "L200", PASSWORD)
     with pytest.raises(HardStop, match="cannot be released"):
         preparation.release(world.ctx("vic"), bag.bag_id, PASSWORD)
-    verified = preparation.verify(world.ctx("vic"), bag.bag_id, Volume(value=DRAW + Decimal("0.1")), "L100", PASSWORD)
+    verified = preparation.verify(
+        world.ctx("vic"), bag.bag_id, Volume(value=DRAW + Decimal("0.1")), "L100", PASSWORD
+    )
     assert verified.state == "verified"
 
 
