@@ -3,10 +3,13 @@ real SQLite file, real logins, the clock set by the comment before each group of
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -79,22 +82,16 @@ def test_every_command_of_the_pharmacy_section_runs_as_documented(cli: DosingCLI
         return next(text for line, text in outputs.items() if line.startswith(start))
 
     # Stock: container 1 gave S-001's bag (used); container 2's bag was voided, then one was wasted.
-    shown = cli("lots", "show", "G123498654321", "--json", user="pat", clock="2026-12-01T09:30+08:00")
-    import json
-
-    lot = json.loads(shown.stdout)
-    draw_1 = Decimal_of(
-        json.loads(cli("bag", "show", "B0000001", "--json", user="pat").stdout)["volume_to_draw"]
-    )
-    draw_3 = Decimal_of(
-        json.loads(cli("bag", "show", "B0000003", "--json", user="pat").stdout)["volume_to_draw"]
-    )
-    assert Decimal_of(lot["used_ml"]) == draw_1
-    assert Decimal_of(lot["wasted_ml"]) == draw_3
-    assert Decimal_of(lot["reserved_ml"]) == 0
-    assert Decimal_of(lot["remaining_ml"]) == 40 - draw_1 - draw_3
+    clock = "2026-12-01T09:30+08:00"
+    lot = json.loads(cli("lots", "show", "G123498654321", "--json", user="pat", clock=clock).stdout)
+    draw_1 = ml(json.loads(cli("bag", "show", "B0000001", "--json", user="pat", clock=clock).stdout))
+    draw_3 = ml(json.loads(cli("bag", "show", "B0000003", "--json", user="pat", clock=clock).stdout))
+    assert Decimal(lot["used_ml"]) == draw_1
+    assert Decimal(lot["wasted_ml"]) == draw_3
+    assert Decimal(lot["reserved_ml"]) == 0
+    assert Decimal(lot["remaining_ml"]) == 40 - draw_1 - draw_3
     assert "already has bag B0000001" in output("dosing bag prepare S-001 1  ")
-    assert "thaw one first" in output("dosing bag prepare S-002 1  ") or "left in" in output(
+    assert "thaw one first: dosing lots thaw G123498654321 --container 2" in output(
         "dosing bag prepare S-002 1  "
     )
     assert "B0000001 is for S-001 dose 1, not S-002 dose 1" in output("dosing record S-002")
@@ -113,9 +110,7 @@ def test_every_command_of_the_pharmacy_section_runs_as_documented(cli: DosingCLI
     assert next(tmp_path.glob("bags/*B0000001_label.zpl")).read_text().startswith("^XA")
 
 
-def Decimal_of(value: object) -> object:  # noqa: N802
-    from decimal import Decimal
-
-    if isinstance(value, dict):
-        value = value["value"]
-    return Decimal(str(value))
+def ml(bag: dict[str, Any]) -> Decimal:
+    volume = bag["volume_to_draw"]
+    assert volume["unit"] == "mL"
+    return Decimal(volume["value"])
