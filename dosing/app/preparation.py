@@ -30,6 +30,7 @@ from dosing.pharmacy.custody import (
     check_verifier,
 )
 from dosing.pharmacy.lots import Lot
+from dosing.pharmacy.placebo import PlaceboWorksheet, placebo_worksheet
 from dosing.pharmacy.stock import USABLE, Movement, bag_use_by, check_draw, check_thaw_window
 from dosing.pharmacy.worksheet import DoseToPrepare, Worksheet, build_worksheet
 from dosing.protocol import Protocol
@@ -59,19 +60,15 @@ def prepare(ctx: Context, subject_code: str, sequence: int, password: str, lot: 
     that has it (first-expiry-first-out unless ``lot`` names one), signed "prepared by"."""
     require(ctx, "prepare")
     now = clock.now()
+    placebo = _placebo_dose(ctx, subject_code, sequence, now)
+    if placebo is not None:
+        return _prepare_placebo(ctx, placebo, password, now)
     dose = dose_of_subject(ctx.store, subject_code, sequence, as_of=now)
     protocol = get_protocol(dose.protocol_id)
     signature = sign(ctx, password, "prepared by")
     settings = get_pharmacy_settings()
     with ctx.store.transaction() as session:
-        live = live_bag(session, dose.subject_code, sequence)
-        if live is not None:
-            raise HardStop(
-                "dose",
-                "a dose with a live preparation is not prepared again unless that bag is voided, wasted or "
-                "returned with a reason",
-                f"{dose.subject_code} dose {sequence} already has bag {live.bag_id} ({live.state})",
-            )
+        _refuse_live(session, dose.subject_code, sequence)
         lot_row, sheet, container = _choose(session, protocol, dose, lot, now, settings.do_not_dispense_days)
         assert lot_row.id is not None
         use_by = bag_use_by(
@@ -149,6 +146,96 @@ def prepare(ctx: Context, subject_code: str, sequence: int, password: str, lot: 
         return Bag(preparation=row, events=[])
 
 
+def _refuse_live(session: Session, subject_code: str, sequence: int) -> None:
+    live = live_bag(session, subject_code, sequence)
+    if live is not None:
+        raise HardStop(
+            "dose",
+            "a dose with a live preparation is not prepared again unless that bag is voided, wasted or "
+            "returned with a reason",
+            f"{subject_code} dose {sequence} already has bag {live.bag_id} ({live.state})",
+        )
+
+
+def _placebo_dose(ctx: Context, subject_code: str, sequence: int, now: datetime) -> PlaceboWorksheet | None:
+    """The placebo worksheet when the dose is a placebo administration, else None."""
+    from dosing.store import ledger
+
+    view = ledger.subject_view(ctx.store, subject_code, now)
+    dose = next((d for d in view.doses if d.sequence == sequence), None)
+    if dose is None or dose.intervention != "placebo":
+        return None
+    if dose.given is not None:
+        raise HardStop(
+            "dose", "a dose is prepared once", f"{view.subject_code} dose {sequence} was recorded as given"
+        )
+    return placebo_worksheet(
+        get_protocol(view.protocol_id),
+        arm_id=view.arm,
+        subject_code=view.subject_code,
+        site=view.site,
+        timezone=view.timezone,
+        sequence=sequence,
+        label=dose.label,
+        study_day=dose.study_day,
+        target_date=dose.target_date,
+        planned_start=dose.planned_start,
+    )
+
+
+def _prepare_placebo(ctx: Context, sheet: PlaceboWorksheet, password: str, now: datetime) -> Bag:
+    """A placebo bag: no lot, no stock; its use-by is preparation + the site's bag hours; the same life
+    cycle (verified, released, scanned at the bedside) as a product bag."""
+    signature = sign(ctx, password, "prepared by")
+    settings = get_pharmacy_settings()
+    use_by = bag_use_by(
+        thawed_at=None,
+        beyond_use_hours=None,
+        prepared_at=now,
+        bag_hours=settings.bag_use_hours,
+        lot_expiry=None,
+        timezone=sheet.timezone,
+    )
+    with ctx.store.transaction() as session:
+        _refuse_live(session, sheet.subject_code, sheet.dose_sequence)
+        bag_id = next_bag_id(session)
+        sheet = sheet.model_copy(
+            update={"bag_id": bag_id, "bag_use_by": use_by, "prepared_by": ctx.actor.full_name}
+        )
+        row = Preparation(
+            bag_id=bag_id,
+            protocol_id=sheet.protocol_id,
+            subject_code=sheet.subject_code,
+            sequence=sheet.dose_sequence,
+            lot_id=None,
+            container=None,
+            placebo=True,
+            volume_to_draw_ml=sheet.final_volume.value,
+            final_volume_ml=sheet.final_volume.value,
+            use_by=use_by,
+            worksheet=sheet.model_dump(mode="json"),
+            prepared_at=now,
+            prepared_by=ctx.actor.username,
+            prepared_by_name=ctx.actor.full_name,
+        )
+        session.add(row)
+        session.flush()
+        _audit(
+            session,
+            actor=ctx.actor.username,
+            at=now,
+            action="bag.prepared",
+            entity="preparations",
+            entity_id=row.id,
+            protocol_id=sheet.protocol_id,
+            subject_code=sheet.subject_code,
+            after={"bag": bag_id, "dose": sheet.dose_sequence, "placebo": True, "use_by": use_by.isoformat()},
+            rows=[row],
+            signature=signature,
+        )
+        return Bag(preparation=row, events=[])
+
+
 def _choose(
     session: Session, protocol: Protocol, dose: DoseToPrepare, reference: str | None, now: datetime, days: int
 ) -> tuple[LotRecord, Worksheet, ContainerStock]:
@@ -171,24 +258,26 @@ def _choose(
             else "none is registered ('dosing lots add')",
         )
     first: HardStop | None = None
+    held: HardStop | None = None
     for row in rows:
         assert row.id is not None
+        status = lot_status(session, row.id)
+        if status not in USABLE:
+            # Said only when no usable lot has more to say (why the usable lot cannot serve matters more).
+            held = held or HardStop(
+                "lot", "a quarantined or retired lot is never offered", f"lot {row.identifier} is {status}"
+            )
+            continue
         try:
-            status = lot_status(session, row.id)
-            if status not in USABLE:
-                raise HardStop(
-                    "lot",
-                    "a quarantined or retired lot is never offered",
-                    f"lot {row.identifier} is {status}",
-                )
             lot = _lot_from_row(row)
             sheet = build_worksheet(protocol, dose, lot, do_not_dispense_days=days)
             container = _container(session, row, lot, protocol, sheet, dose, now)
             return row, sheet, container
         except HardStop as refusal:
             first = first or refusal
-    assert first is not None
-    raise first
+    refusal = first or held
+    assert refusal is not None
+    raise refusal
 
 
 def _container(

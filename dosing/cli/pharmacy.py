@@ -507,24 +507,33 @@ def _emit_bag(item: Any, as_json: bool, files: dict[str, str] | None = None) -> 
 
 
 def _bag_files(ctx: Any, item: Any, folder: Path, weight_warning: Any = None) -> dict[str, str]:
+    from dosing.catalog import get_protocol
     from dosing.pharmacy.custody import BagState
     from dosing.pharmacy.label import bag_label
+    from dosing.pharmacy.placebo import PlaceboWorksheet, masked, placebo_label
     from dosing.pharmacy.render import write_bag_files
     from dosing.pharmacy.worksheet import Worksheet
     from dosing.store.lots import get_pharmacy_settings
 
     settings = get_pharmacy_settings()
-    sheet = Worksheet.model_validate(item.preparation.worksheet)
     verified = item.by_state(BagState.VERIFIED)
-    if verified is not None:
-        sheet = sheet.model_copy(update={"checked_by": verified.by_name})
+    verified_by = verified.by_name if verified is not None else "NOT VERIFIED"
+    checked = {"checked_by": verified.by_name} if verified is not None else {}
+    if item.preparation.placebo:
+        placebo = PlaceboWorksheet.model_validate(item.preparation.worksheet).model_copy(update=checked)
+        written = write_bag_files(
+            placebo, placebo_label(placebo, verified_by=verified_by, facility=settings.facility), folder
+        )
+        return {key: str(path) for key, path in written.model_dump().items()}
+    sheet = Worksheet.model_validate(item.preparation.worksheet).model_copy(update=checked)
     if weight_warning is not None:
         sheet = sheet.model_copy(update={"warnings": [*sheet.warnings, weight_warning]})
     label = bag_label(
         sheet,
-        verified_by=verified.by_name if verified is not None else "NOT VERIFIED",
+        verified_by=verified_by,
         product_code=settings.product_codes.get(sheet.product),
         facility=settings.facility,
+        blinded=masked(get_protocol(sheet.protocol_id)),
     )
     written = write_bag_files(sheet, label, folder)
     return {key: str(path) for key, path in written.model_dump().items()}

@@ -64,6 +64,9 @@ class BagLabel(BaseModel):
     facility: str
     investigational_statement: str = INVESTIGATIONAL_USE
     storage: str = STORAGE
+    #: A masked protocol's label (product or placebo): the bag identifier stands where the DIN would,
+    #: and nothing names the product or the amount (see :mod:`dosing.pharmacy.placebo`).
+    blinded: bool = False
 
     @property
     def local_use_by(self) -> datetime:
@@ -71,7 +74,10 @@ class BagLabel(BaseModel):
 
     @property
     def din_data(self) -> str:
-        """The symbol under the DIN: ISBT 128 ``=`` DIN flags, or the lot number as it is."""
+        """The symbol under the DIN: ISBT 128 ``=`` DIN flags, or the lot number as it is (a blinded
+        label: the bag identifier)."""
+        if self.blinded:
+            return self.bag_id
         if self.din is not None:
             return f"={self.din}{self.flags}"
         assert self.lot_number is not None
@@ -95,6 +101,8 @@ class BagLabel(BaseModel):
 
     @property
     def din_text(self) -> str:
+        if self.blinded:
+            return f"Bag {self.bag_id}"
         if self.din is not None:
             return f"{self.din[:5]} {self.din[5:7]} {self.din[7:]} {self.flags}"
         return f"Lot {self.lot_number}"
@@ -123,20 +131,19 @@ def bag_label(
         bag_id=worksheet.bag_id,
         protocol_id=worksheet.protocol_id,
         subject_code=worksheet.subject_code,
-        dose_text=f"Dose {worksheet.dose_sequence}: {p.delivered_dose}"
-        if not blinded
-        else f"Dose {worksheet.dose_sequence}",
+        dose_text=f"Dose {worksheet.dose_sequence}" + ("" if blinded else f": {p.delivered_dose}"),
         final_volume=str(p.final_volume),
         din=worksheet.din,
-        check_character=worksheet.check_character,
+        check_character=None if blinded else worksheet.check_character,
         lot_number=worksheet.lot_number,
-        product_code=product_code,
+        product_code=None if blinded else product_code,
         product_description=description,
         use_by=worksheet.bag_use_by,
         timezone=worksheet.timezone,
         prepared_by=worksheet.prepared_by,
         verified_by=verified_by,
         facility=facility,
+        blinded=blinded,
     )
 
 
@@ -195,7 +202,9 @@ def layout(label: BagLabel) -> list[Element]:
     ]
     # upper left: DIN (or lot)
     elements += [
-        Text(x=pad, y=pad, size=2.4, text="DIN" if label.din else "LOT", bold=True),
+        Text(
+            x=pad, y=pad, size=2.4, text="BAG" if label.blinded else "DIN" if label.din else "LOT", bold=True
+        ),
         Barcode(x=pad, y=pad + 4, height=12, data=label.din_data),
         Text(x=pad, y=pad + 18, size=3.6, text=label.din_text, bold=True),
     ]
@@ -212,6 +221,8 @@ def layout(label: BagLabel) -> list[Element]:
     if label.product_data is not None:
         elements.append(Barcode(x=x, y=pad + 4, height=12, data=label.product_data))
         elements.append(Text(x=x, y=pad + 18, size=3.2, text=f"Product code {label.product_code}", bold=True))
+    elif label.blinded:
+        elements.append(Text(x=x, y=pad + 18, size=2.4, text="Product code: blinded (pharmacy worksheet)"))
     else:
         elements.append(Text(x=x, y=pad + 18, size=2.4, text="Product code: not configured for this site"))
     elements += _lines(x, pad + 24, 2.8, label.product_description, inner, bold=True)

@@ -25,6 +25,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from dosing.pharmacy.label import LABEL_MM, MODULE_MM, BagLabel, Barcode, Box, Element, Text, layout
+from dosing.pharmacy.placebo import PlaceboWorksheet
 from dosing.pharmacy.worksheet import Worksheet
 from dosing.pharmacy.zpl import write_zpl
 
@@ -60,7 +61,7 @@ def _barcode(worksheet: Worksheet, *, bar_height: float, bar_width: float) -> Co
     return Code128(barcode_value(worksheet), barHeight=bar_height, barWidth=bar_width, humanReadable=False)
 
 
-def worksheet_csv(worksheet: Worksheet) -> str:
+def worksheet_csv(worksheet: Worksheet | PlaceboWorksheet) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["field", "value"])
@@ -68,11 +69,11 @@ def worksheet_csv(worksheet: Worksheet) -> str:
     return buffer.getvalue()
 
 
-def worksheet_json(worksheet: Worksheet) -> str:
+def worksheet_json(worksheet: Worksheet | PlaceboWorksheet) -> str:
     return worksheet.model_dump_json(indent=2) + "\n"
 
 
-def worksheet_pdf(worksheet: Worksheet) -> bytes:
+def worksheet_pdf(worksheet: Worksheet | PlaceboWorksheet) -> bytes:
     """One A4 page: the figures, the lot's barcode, and the boxes for the independent double check."""
     styles = getSampleStyleSheet()
     small = ParagraphStyle("small", parent=styles["Normal"], fontSize=8, leading=10)
@@ -122,13 +123,14 @@ def worksheet_pdf(worksheet: Worksheet) -> bytes:
     for item in worksheet.warnings:
         story += [Spacer(1, 2 * mm), Paragraph(_escape(f"WARNING {item}"), warning)]
 
-    story += [
-        Spacer(1, 4 * mm),
-        Paragraph(f"{worksheet.lot_identifier_kind} barcode", small),
-        _barcode(worksheet, bar_height=14 * mm, bar_width=0.33 * mm),
-        Paragraph(_escape(eye_readable(worksheet)), cell),
-        Spacer(1, 5 * mm),
-    ]
+    if isinstance(worksheet, Worksheet):
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(f"{worksheet.lot_identifier_kind} barcode", small),
+            _barcode(worksheet, bar_height=14 * mm, bar_width=0.33 * mm),
+            Paragraph(_escape(eye_readable(worksheet)), cell),
+        ]
+    story.append(Spacer(1, 5 * mm))
     check = Table(
         [
             ["", "Name", "Signature", "Date and time"],
@@ -289,7 +291,7 @@ class BagFiles(BaseModel):
     label_zpl: Path
 
 
-def write_bag_files(worksheet: Worksheet, label: BagLabel, folder: Path) -> BagFiles:
+def write_bag_files(worksheet: Worksheet | PlaceboWorksheet, label: BagLabel, folder: Path) -> BagFiles:
     """A prepared bag's worksheet (PDF, CSV, JSON) and its ISBT 128 label (PDF, ZPL), named by the bag."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{worksheet.file_stem}_{label.bag_id}"
