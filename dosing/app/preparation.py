@@ -275,9 +275,9 @@ def _choose(
             return row, sheet, container
         except HardStop as refusal:
             first = first or refusal
-    refusal = first or held
-    assert refusal is not None
-    raise refusal
+    reported = first or held
+    assert reported is not None
+    raise reported
 
 
 def _container(
