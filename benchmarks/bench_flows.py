@@ -54,27 +54,40 @@ def main() -> None:
     roster = work / "roster.csv"
     write_roster(roster, args.subjects)
 
+    import dosing.app.clock
+    from dosing.app import accounts
+    from dosing.app.context import Context
     from dosing.store import open_store
     from flows.enroll import enroll_rows
     from flows.roster import parse_roster
+
+    # Enrollments are stamped by the server clock: the benchmark's clock stands on its enrollment day.
+    dosing.app.clock.now = lambda: ENROLLED_ON  # type: ignore[assignment]
+
+    def coordinator(store: object) -> Context:
+        """A coordinator on a fresh store (the first account is the admin who adds it)."""
+        admin = accounts.bootstrap_admin(store, "bench-admin", "Bench Admin", "admin", "benchmark password")  # type: ignore[arg-type]
+        actor = accounts.add_user(
+            Context(store=store, actor=admin),
+            "bench",
+            "Bench Coordinator",
+            "coordinator",
+            "benchmark password",  # type: ignore[arg-type]
+        )
+        return Context(store=store, actor=actor)  # type: ignore[arg-type]
 
     # Warm-up (protocol library, pydantic schemas, SQLAlchemy compiled statements) in a scratch store,
     # so that neither timed path pays it.
     warm = work / "warm.csv"
     write_roster(warm, 30)
-    enroll_rows(
-        open_store(f"sqlite:///{work / 'warm.db'}"),
-        parse_roster(warm.read_text()).rows,
-        actor="benchmark",
-        as_of=ENROLLED_ON,
-    )
+    enroll_rows(coordinator(open_store(f"sqlite:///{work / 'warm.db'}")), parse_roster(warm.read_text()).rows)
 
     def core_run(name: str) -> float:
         """Core and store alone: parse, validate and enroll each row, as the flow's tasks do."""
-        store = open_store(f"sqlite:///{work / name}")  # schema creation is in neither timing
+        ctx = coordinator(open_store(f"sqlite:///{work / name}"))  # schema creation is in neither timing
         begun = time.perf_counter()
         parsed = parse_roster(roster.read_text())
-        outcome = enroll_rows(store, parsed.rows, actor="benchmark", as_of=ENROLLED_ON)
+        outcome = enroll_rows(ctx, parsed.rows)
         seconds = time.perf_counter() - begun
         assert len(outcome["enrolled"]) == args.subjects, outcome["rejected"][:3]
         return seconds
@@ -110,9 +123,13 @@ def main() -> None:
     # Task runs measured on their own (this also warms up the task engine before the timed flow).
     per_no_op_task = task_overhead(50)
     flow_url = f"sqlite:///{work / 'flow.db'}"
-    store_for(flow_url)  # the flow's store handle, opened (schema created) outside the timing as for the core
+    # the flow's store handle, opened (schema created) outside the timing as for the core
+    flow_actor = coordinator(store_for(flow_url)).actor
+    from dosing.app.flow_actor import acting_as
+
     started = time.perf_counter()
-    summary = enroll_roster(str(roster), database_url=flow_url, batch_size=args.batch_size, as_of=ENROLLED_ON)
+    with acting_as(flow_actor):
+        summary = enroll_roster(str(roster), database_url=flow_url, batch_size=args.batch_size)
     flow_seconds = time.perf_counter() - started
     assert len(summary["enrolled"]) == args.subjects, summary["rejected"][:3]
     tasks = summary["batches"]

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dosing.errors import DosingError
 from dosing.status import local_date
+from dosing.store.ledger.plan_rows import ALREADY_ENROLLED
 from flows.roster import RosterRow, parse_roster
 from flows.store_access import (
     RETRIES,
@@ -26,8 +27,6 @@ from flows.store_access import (
 )
 
 DEFAULT_BATCH_SIZE = 500
-#: The store's rule when a subject code is enrolled a second time (``ledger.enroll``).
-ALREADY_ENROLLED = "a subject code is enrolled once"
 
 
 def differences(row: RosterRow, enrolled: Any) -> list[str]:
@@ -106,12 +105,17 @@ def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def enroll_batch(database_url: str | None, rows: list[dict[str, Any]], username: str) -> dict[str, list[Any]]:
+def enroll_batch(
+    database_url: str | None, rows: list[dict[str, Any]], username: str | None
+) -> dict[str, list[Any]]:
     """One batch of roster rows (as JSON: small task inputs); a retry skips what the try committed."""
+    from dosing.app.authority import require
     from dosing.app.flow_actor import task_context
 
     parsed = [RosterRow.model_validate(row) for row in rows]
-    return enroll_rows(task_context(store_for(database_url), username), parsed)
+    ctx = task_context(store_for(database_url), username, "enroll-roster")
+    require(ctx, "enroll")
+    return enroll_rows(ctx, parsed)
 
 
 @flow(name="enroll-roster", persist_result=False, log_prints=False)
@@ -126,16 +130,14 @@ def enroll_roster(
 
     Acts as the person who started it (a coordinator); the flow's service account may not enroll."""
     from dosing.app import clock
-    from dosing.app.authority import require
-    from dosing.app.flow_actor import flow_context
+    from dosing.app.flow_actor import acting_username
 
-    ctx = flow_context(store_for(database_url), "enroll-roster")
-    require(ctx, "enroll")
+    username = acting_username()
     moment = clock.now()
     roster = parse_roster(Path(roster_path).read_text(encoding="utf-8-sig"), allow_pounds=allow_pounds)
     rows = [row.model_dump(mode="json") for row in roster.rows]
     results = [
-        enroll_batch(database_url, rows[start : start + batch_size], ctx.actor.username)
+        enroll_batch(database_url, rows[start : start + batch_size], username)
         for start in range(0, len(rows), batch_size)
     ]
     enrolled = [item for result in results for item in result["enrolled"]]

@@ -38,13 +38,13 @@ def dose_resource_id(protocol_id: str, subject_code: str, sequence: int) -> str:
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def sweep_store(database_url: str | None, username: str) -> dict[str, Any]:
+def sweep_store(database_url: str | None, username: str | None) -> dict[str, Any]:
     """Newly missed and newly late doses (written to the audit log once each, as of the server clock)
     and the count of all overdue ones."""
     from dosing.app import reads
     from dosing.app.flow_actor import task_context
 
-    ctx = task_context(store_for(database_url), username)
+    ctx = task_context(store_for(database_url), username, "missed-dose-sweep")
     swept = reads.sweep(ctx)
     overdue = reads.overdue(ctx)
     states = Counter(row.state for row in overdue)
@@ -60,13 +60,10 @@ def missed_dose_sweep(database_url: str | None = None) -> dict[str, Any]:
     """Mark newly missed doses (windows closed by the server clock) and emit ``dosing.dose.missed`` for
     each. Acts as the person who started it here, or as the service account ``svc-missed-dose-sweep``."""
     from dosing.app import clock
-    from dosing.app.authority import require
-    from dosing.app.flow_actor import flow_context
+    from dosing.app.flow_actor import acting_username
 
-    ctx = flow_context(store_for(database_url), "missed-dose-sweep")
-    require(ctx, "sweep")
     moment = clock.now()
-    swept = sweep_store(database_url, ctx.actor.username)
+    swept = sweep_store(database_url, acting_username())
     newly_missed = swept["newly_missed"]
     for dose in newly_missed:
         emit_event(

@@ -36,8 +36,17 @@ def flow_context(store: Store, flow_name: str) -> Context:
     return Context(store=store, actor=_acting.get() or service_actor(store, flow_name))
 
 
-def task_context(store: Store, username: str) -> Context:
-    """The flow's actor again inside a task (tasks get the username from their flow, in process)."""
+def acting_username() -> str | None:
+    """The username of the person who started the flow here (None for a scheduled run)."""
+    actor = _acting.get()
+    return actor.username if actor is not None else None
+
+
+def task_context(store: Store, username: str | None, flow_name: str) -> Context:
+    """The flow's actor inside a task: the person who started the flow (tasks get the username from
+    their flow, in process), else the flow's service account."""
+    if username is None:
+        return Context(store=store, actor=service_actor(store, flow_name))
     with store.session() as session:
         account = stored.find_account(session, username)
     if account is None or account.disabled or account.locked:

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "login": "dosing.cli.accounts:login",
     "logout": "dosing.cli.accounts:logout",
     "whoami": "dosing.cli.accounts:whoami",
+    "demo": "dosing.cli.demo:demo",
 }
 
 _HELP: dict[str, str] = {
@@ -61,6 +62,7 @@ _HELP: dict[str, str] = {
     "login": "Log in to this store (a session for the commands that follow).",
     "logout": "End this store's session.",
     "whoami": "The account of this store's session.",
+    "demo": "Quick start: demo accounts on an empty store, then the example roster.",
 }
 
 

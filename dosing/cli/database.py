@@ -18,13 +18,24 @@ def db() -> None:
     """Database setup and migrations (DOSING_DATABASE_URL chooses the database)."""
 
 
+_OWNER_URL = click.option(
+    "--url",
+    "owner_url",
+    envvar="DOSING_OWNER_DATABASE_URL",
+    default=None,
+    help="The schema owner's URL (DOSING_OWNER_DATABASE_URL; default DOSING_DATABASE_URL). On PostgreSQL the "
+    "application's own role cannot migrate.",
+)
+
+
 @db.command()
+@_OWNER_URL
 @json_option
-def upgrade(as_json: bool) -> None:
+def upgrade(owner_url: str | None, as_json: bool) -> None:
     """Create the schema or upgrade it to the newest revision (no record is ever dropped)."""
     from dosing.store import open_store
 
-    store = open_store()
+    store = open_store(owner_url)
     result = {"database": _safe_url(store.url), "revision": store.current_revision()}
     if as_json:
         emit_json(result)
@@ -52,3 +63,15 @@ def current(as_json: bool) -> None:
         return
     state = "up to date" if current_revision == head else "needs `dosing db upgrade`"
     click.echo(f"{result['database']}: revision {current_revision or 'none'}, head {head} ({state})")
+
+
+@db.command()
+@click.argument("role")
+@_OWNER_URL
+def grant(role: str, owner_url: str | None) -> None:
+    """PostgreSQL: let ROLE (the application's login) read and insert ledger rows, nothing more."""
+    from dosing.store import open_store
+    from dosing.store.grants import grant_application_role
+
+    statements = grant_application_role(open_store(owner_url), role)
+    click.echo(f"granted {role}: {len(statements)} statements (SELECT and INSERT on ledger tables)")

@@ -76,6 +76,11 @@ def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: boo
         f"weight {view.weight}  anchor {view.anchor_date.isoformat()}"
     )
     click.echo(table(_STATUS_HEADERS, rows))
+    signed = [(dose.sequence, dose.given.signed) for dose in view.doses if dose.given and dose.given.signed]
+    if signed:
+        click.echo("\nsignatures")
+        for sequence, text in signed:
+            click.echo(f"  dose {sequence}: {text}")
     if view.assessments:
         click.echo("\nassessments")
         click.echo(

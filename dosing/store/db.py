@@ -7,16 +7,16 @@ snapshot; readers are never blocked (WAL journal). PostgreSQL relies on the uniq
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
 from dosing.settings import get_settings, sqlite_file
@@ -31,8 +31,14 @@ def _migrations_dir() -> str:
     return str(resources.files("dosing.store") / "migrations")
 
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configuration built in code: users need no alembic.ini."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", _migrations_dir())
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -61,6 +67,36 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+_REVISION = re.compile(r'^revision(?:: str)? = "([^"]+)"', re.MULTILINE)
+_DOWN = re.compile(r'^down_revision(?:: [^=]+)? = (?:"([^"]+)"|None)', re.MULTILINE)
+
+
+@cache
+def _revision_graph() -> tuple[frozenset[str], frozenset[str]]:
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (Path(_migrations_dir()) / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(source)
+        if revision is None:
+            continue
+        revisions.add(revision.group(1))
+        down = _DOWN.search(source)
+        if down is not None and down.group(1):
+            parents.add(down.group(1))
+    return frozenset(revisions), frozenset(parents)
+
+
+def head_revision() -> str | None:
+    """The newest migration, read from the revision files without importing Alembic (a test checks
+    it against Alembic's own answer)."""
+    revisions, parents = _revision_graph()
+    heads = sorted(revisions - parents)
+    if len(heads) > 1:
+        raise RuntimeError(f"the migrations have several heads: {heads}")
+    return heads[0] if heads else None
 
 
 class Store:
@@ -104,13 +140,21 @@ class Store:
                 raise
 
     def current_revision(self) -> str | None:
+        """The schema's revision, read with one query (Alembic is imported only to upgrade)."""
         with self.engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if len(found) > 1:  # pragma: no cover - the migrations have one head
+            raise RuntimeError(f"the store has several schema heads: {found}")
+        return found[0] if found else None
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+        return head_revision()
 
     def upgrade(self, revision: str = "head") -> None:
+        from alembic import command
+
         command.upgrade(alembic_config(self.url), revision)
 
     def dispose(self) -> None:
@@ -128,6 +172,26 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(url)
-    if upgrade and store.current_revision() != store.head_revision():
-        store.upgrade()
+    current = store.current_revision()
+    if current is not None and current not in _revision_graph()[0]:
+        store.dispose()
+        from dosing.errors import DosingError
+
+        raise DosingError(
+            "database",
+            "a store this version of dosing knows",
+            f"the store's schema is at revision {current}, newer than this installation: upgrade dosing",
+        )
+    if upgrade and current != store.head_revision():
+        try:
+            store.upgrade()
+        except ProgrammingError as error:
+            store.dispose()
+            from dosing.errors import DosingError
+
+            raise DosingError(
+                "database",
+                "the schema is created and upgraded by its owner: dosing db upgrade --url OWNER_URL",
+                "this account may not change the schema, and the schema is not at the newest revision",
+            ) from error
     return store

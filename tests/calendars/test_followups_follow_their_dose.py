@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from dosing.cli import main
 from dosing.store import ledger, open_store
 from dosing.store.models import EnrollmentRequest, GivenRequest, SkipRequest
 from dosing.units import Weight
 from tests.calendars.conftest import Reader
+from tests.dosing_cli import invoke_signed_in
 from tests.store.conftest import register_lots
 
 
@@ -63,10 +61,8 @@ def test_safety_checks_follow_the_given_infusion_and_are_cancelled_with_a_skippe
     store.dispose()
 
     out = tmp_path / "S-001.ics"
-    result = CliRunner().invoke(
-        main,
-        ["calendar", "S-001", "--as-of", "2026-12-04T12:00:00+08:00", "-o", str(out)],
-        env={"DOSING_DATABASE_URL": url},
+    result = invoke_signed_in(
+        url, ["calendar", "S-001", "--as-of", "2026-12-04T12:00:00+08:00", "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
     events = ical_js(out.read_bytes())["events"]

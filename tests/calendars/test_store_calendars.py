@@ -8,17 +8,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from calendars.events import plan_events
 from calendars.views import subject_view_events
 from dosing.catalog import get_protocol
-from dosing.cli import main
 from dosing.plan import PatientInputs, plan_patient
 from dosing.store import Store, ledger, open_store
 from dosing.store.models import EnrollmentRequest, GivenRequest, RescheduleRequest, SkipRequest
 from dosing.units import Weight
 from tests.calendars.conftest import Reader
+from tests.dosing_cli import invoke_signed_in
 
 ENROLLED_AT = datetime(2028, 2, 20, 7, 0, tzinfo=UTC)
 TEHRAN_0900 = "05:30:00Z"
@@ -50,9 +49,7 @@ def store(database_url: str) -> Store:
 
 def _export(database_url: str, tmp_path: Path, *args: str) -> bytes:
     out = tmp_path / "out.ics"
-    result = CliRunner().invoke(
-        main, ["calendar", *args, "-o", str(out)], env={"DOSING_DATABASE_URL": database_url}
-    )
+    result = invoke_signed_in(database_url, ["calendar", *args, "-o", str(out)])
     assert result.exit_code == 0, result.output
     return out.read_bytes()
 
@@ -162,9 +159,7 @@ def test_the_view_adapter_leaves_out_nothing_that_was_planned(store: Store) -> N
 
 
 def test_an_unknown_site_is_refused_not_exported_empty(store: Store, database_url: str) -> None:
-    result = CliRunner().invoke(
-        main, ["calendar", "--site", "tehran", "-o", "-"], env={"DOSING_DATABASE_URL": database_url}
-    )
+    result = invoke_signed_in(database_url, ["calendar", "--site", "tehran", "-o", "-"])
     assert result.exit_code == 2
     assert "rigld-tehran" in result.output
 
@@ -178,10 +173,8 @@ def test_open_ended_range(store: Store, database_url: str, tmp_path: Path, ical_
 def test_json_lists_the_events_and_the_file_carries_no_clinical_detail(
     store: Store, database_url: str
 ) -> None:
-    result = CliRunner().invoke(
-        main,
-        ["calendar", "S-001", "--json", "--as-of=2028-02-26T00:00:00+00:00"],
-        env={"DOSING_DATABASE_URL": database_url},
+    result = invoke_signed_in(
+        database_url, ["calendar", "S-001", "--json", "--as-of=2028-02-26T00:00:00+00:00"]
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)

@@ -13,14 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from dosing.catalog import get_protocol
-from dosing.cli import main
 from dosing.exchange.sdtm import EC_COLUMNS, EX_COLUMNS, ECRow, EXRow, ec_rows, ex_rows, study_day
 from dosing.store import Store, ledger, open_store
 from dosing.store.models import GivenRequest, SkipRequest, SubjectView
 from dosing.units import Amount, AmountUnit
+from tests.dosing_cli import invoke_signed_in
 from tests.store.conftest import at, enrollment, register_lots
 
 AS_OF = "2026-12-12T12:00:00+08:00"
@@ -234,7 +233,7 @@ def test_study_day_has_no_day_zero() -> None:
 
 
 def _cli(db_url: str, *args: str) -> str:
-    result = CliRunner().invoke(main, list(args), env={"DOSING_DATABASE_URL": db_url})
+    result = invoke_signed_in(db_url, list(args))
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dosing_cli import PASSWORD, TESTER, faketime_env, sign_in_here
+
 ROSTERS = Path(__file__).parent / "rosters"
 
 
@@ -30,7 +32,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_a_local_run_on_the_temporary_server_prints_only_the_result(tmp_path: Path) -> None:
     """No server set up: Prefect's temporary server starts and stops without a word on the terminal."""
-    env = _env(tmp_path)
+    env = _env(tmp_path, XDG_STATE_HOME=str(tmp_path / "state"))
+    sign_in_here(env["DOSING_DATABASE_URL"], tmp_path / "state")
     enroll = subprocess.run(
         [*_dosing(), "flows", "run", "enroll-roster", str(ROSTERS / "with-bad-rows.csv")],
         env=env,
@@ -47,9 +50,20 @@ def test_a_local_run_on_the_temporary_server_prints_only_the_result(tmp_path: Pa
     for noise in ("Traceback", "Error flushing", "temporary server", "INFO", "WARNING"):
         assert noise not in enroll.stdout
 
+    # The sweep judges windows by the system clock: log in and run it on 1 March 2027.
+    march = {**env, **faketime_env("2027-03-01T00:00+00:00")}
+    login = subprocess.run(
+        [*_dosing(), "login", TESTER, "--password-stdin"],
+        env=march,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert login.returncode == 0, login.stderr
     sweep = subprocess.run(
-        [*_dosing(), "flows", "run", "sweep", "--as-of", "2027-03-01T00:00+00:00", "--json"],
-        env=env,
+        [*_dosing(), "flows", "run", "sweep", "--json"],
+        env=march,
         capture_output=True,
         text=True,
         timeout=300,
@@ -79,7 +93,7 @@ def test_serve_refuses_without_a_server(tmp_path: Path) -> None:
     ("args", "field"),
     [
         (["prep", "--hours", "0"], "hours"),
-        (["sweep", "--as-of", "2027-03-01T00:00"], "as of"),
+        (["sweep", "--as-of", "2027-03-01T00:00+00:00"], "as of"),
     ],
 )
 def test_bad_options_are_refused_before_prefect_starts(tmp_path: Path, args: list[str], field: str) -> None:

@@ -19,6 +19,39 @@ ENROLLED_ON = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 LATER = datetime(2027, 3, 1, tzinfo=UTC)
 
 
+class Clock:
+    """The server clock the flows stamp their writes with, set by the test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = ENROLLED_ON
+        monkeypatch.setattr("dosing.app.clock.now", lambda: self.now)
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def coordinator(store_url: str, clock: Clock) -> Iterator[Any]:
+    """The flows run as the person who started them: a coordinator logged in here."""
+    from dosing.app import accounts
+    from dosing.app.context import Context
+    from dosing.app.flow_actor import acting_as
+
+    store = open_store(store_url)
+    admin = accounts.bootstrap_admin(store, "admin", "Ada Admin", "admin", "a long test password")
+    as_admin = Context(store=store, actor=admin)
+    actor = accounts.add_user(
+        as_admin, "coord", "Co Ordinator", "coordinator,pharmacist", "a long test password"
+    )
+    with acting_as(actor):
+        yield actor
+
+
 @pytest.fixture
 def captured_events(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Events the flows emit, captured in the process instead of sent to the server."""
@@ -39,7 +72,6 @@ def _enroll(store_url: str, roster: str, calendar_dir: Path | None = None) -> di
         database_url=store_url,
         calendar_dir=str(calendar_dir) if calendar_dir else None,
         batch_size=3,
-        as_of=ENROLLED_ON,
     )
 
 
@@ -126,13 +158,13 @@ def test_a_subject_enrolled_with_other_inputs_is_reported_not_overwritten(
     changed.write_text(text)
     from flows.enroll import enroll_roster
 
-    summary = enroll_roster(str(changed), database_url=store_url, as_of=ENROLLED_ON)
+    summary = enroll_roster(str(changed), database_url=store_url)
     assert [(item["line"], item["subject_code"]) for item in summary["rejected"]] == [(3, "RJ-002")]
     assert "weight 70.5 kg (roster: 75 kg)" in summary["rejected"][0]["reason"]
     assert str(ledger.subject_view(open_store(store_url), "RJ-002", ENROLLED_ON).weight) == "70.5 kg"
 
 
-def test_missed_dose_sweep_audits_and_emits_once(store_url: str, captured_events: Any) -> None:
+def test_missed_dose_sweep_audits_and_emits_once(clock: Clock, store_url: str, captured_events: Any) -> None:
     from flows.sweep import missed_dose_sweep
 
     _enroll(store_url, "good.csv")
@@ -142,7 +174,8 @@ def test_missed_dose_sweep_audits_and_emits_once(store_url: str, captured_events
     )
     assert len(expected) == 20  # every product dose of the good roster (the control arm has none)
 
-    summary = missed_dose_sweep(as_of=LATER, database_url=store_url)
+    clock.set(LATER)
+    summary = missed_dose_sweep(database_url=store_url)
     assert summary["newly_missed"] == 20
     assert sorted((d["subject_code"], d["sequence"]) for d in summary["doses"]) == expected
     assert summary["overdue"] == {"missed": 20}
@@ -158,7 +191,8 @@ def test_missed_dose_sweep_audits_and_emits_once(store_url: str, captured_events
     )
     assert events[0].payload["days_late"] > 0
 
-    again = missed_dose_sweep(as_of=LATER, database_url=store_url)
+    clock.set(LATER)
+    again = missed_dose_sweep(database_url=store_url)
     assert again["newly_missed"] == 0 and again["doses"] == []
     captured_events.drain()
     assert len([e for e in captured_events._client.events if e.event == "dosing.dose.missed"]) == 20
@@ -166,7 +200,7 @@ def test_missed_dose_sweep_audits_and_emits_once(store_url: str, captured_events
 
 
 def test_the_sweep_reports_a_dose_given_late_once_and_emits_no_missed_event(
-    store_url: str, captured_events: Any
+    clock: Clock, store_url: str, captured_events: Any
 ) -> None:
     from zoneinfo import ZoneInfo
 
@@ -184,7 +218,8 @@ def test_the_sweep_reports_a_dose_given_late_once_and_emits_no_missed_event(
                      as_of=started + timedelta(hours=1)),
     )  # fmt: skip
 
-    summary = missed_dose_sweep(as_of=LATER, database_url=store_url)
+    clock.set(LATER)
+    summary = missed_dose_sweep(database_url=store_url)
     assert summary["newly_late"] == 1 and summary["newly_missed"] == 19
     [late] = summary["late_doses"]
     assert (late["subject_code"], late["sequence"], late["days_late"]) == ("RJ-001", dose.sequence, 1)
@@ -196,7 +231,8 @@ def test_the_sweep_reports_a_dose_given_late_once_and_emits_no_missed_event(
         e.resource.id for e in missed_events
     }
 
-    again = missed_dose_sweep(as_of=LATER, database_url=store_url)
+    clock.set(LATER)
+    again = missed_dose_sweep(database_url=store_url)
     assert again["newly_late"] == 0 and again["late_doses"] == []
     assert len([e for e in ledger.audit_trail(store) if e.action == "dose_late"]) == 1
 
@@ -263,7 +299,9 @@ def test_calendar_export_writes_every_subject_and_site_once(store_url: str, tmp_
     assert _snapshot(out) == before
 
 
-def test_a_transient_database_error_is_retried(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_database_error_is_retried(
+    clock: Clock, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy.exc import OperationalError
 
     import flows.sweep as sweep
@@ -280,11 +318,12 @@ def test_a_transient_database_error_is_retried(store_url: str, monkeypatch: pyte
 
     monkeypatch.setattr(sweep, "store_for", flaky)
     monkeypatch.setattr(sweep.sweep_store, "retry_delay_seconds", [0.0])
-    summary = sweep.missed_dose_sweep(as_of=LATER, database_url=store_url)
+    clock.set(LATER)
+    summary = sweep.missed_dose_sweep(database_url=store_url)
     assert len(calls) == 2 and summary["newly_missed"] == 20
 
 
-def test_a_broken_rule_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_rule_is_not_retried(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.sweep as sweep
     from dosing.errors import DosingError
 
@@ -297,7 +336,8 @@ def test_a_broken_rule_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sweep, "store_for", refusing)
     monkeypatch.setattr(sweep.sweep_store, "retry_delay_seconds", [0.0])
     with pytest.raises(DosingError):
-        sweep.missed_dose_sweep(as_of=LATER, database_url="sqlite://")
+        clock.set(LATER)
+        sweep.missed_dose_sweep(database_url="sqlite://")
     assert len(calls) == 1
 
 

@@ -28,8 +28,6 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PREFECT_DATABASE = "dosing_prefect_test"
 STORE_DATABASE = "dosing_flows_test"
 ROSTERS = Path(__file__).parent / "rosters"
-ENROLLED_ON = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-LATER = datetime(2027, 3, 1, tzinfo=UTC)
 #: Upper bounds for things to become ready; the test goes on as soon as they are.
 READY_SECONDS = 180
 
@@ -127,17 +125,26 @@ def _health(api_url: str) -> bool | None:
 def test_sweep_deployment_runs_on_a_served_process_over_postgresql(
     store_database: str, tmp_path: Path
 ) -> None:
+    from dosing.app import accounts, clock
+    from dosing.app.context import Context
     from dosing.store import ledger, open_store
     from flows.enroll import enroll_rows
     from flows.roster import parse_roster
 
-    # The store first: subjects whose doses are all missed by LATER.
+    # The store first: subjects anchored three months ago, whose doses are all missed by now (the sweep
+    # judges windows by the server clock).
     store = open_store(store_database)
-    roster = parse_roster((ROSTERS / "good.csv").read_text())
-    outcome = enroll_rows(store, roster.rows, actor="scale-out test", as_of=ENROLLED_ON)
+    admin = accounts.bootstrap_admin(store, "admin", "Ada Admin", "admin", "a long test password")
+    coordinator = accounts.add_user(
+        Context(store=store, actor=admin), "coord", "Co Ordinator", "coordinator", "a long test password"
+    )
+    text = (ROSTERS / "good.csv").read_text().replace("2026-12-", "2026-08-")
+    outcome = enroll_rows(Context(store=store, actor=coordinator), parse_roster(text).rows)
     assert len(outcome["enrolled"]) == 7
     expected = sorted(
-        (row.subject_code, row.sequence) for row in ledger.overdue(store, LATER) if row.state == "missed"
+        (row.subject_code, row.sequence)
+        for row in ledger.overdue(store, clock.now())
+        if row.state == "missed"
     )
     assert len(expected) == 20
 
@@ -205,11 +212,7 @@ def test_sweep_deployment_runs_on_a_served_process_over_postgresql(
 
             from prefect.deployments import run_deployment
 
-            flow_run = run_deployment(
-                "missed-dose-sweep/daily-missed-dose-sweep",
-                parameters={"as_of": LATER.isoformat()},
-                timeout=READY_SECONDS,
-            )
+            flow_run = run_deployment("missed-dose-sweep/daily-missed-dose-sweep", timeout=READY_SECONDS)
             assert flow_run.state is not None and flow_run.state.is_completed(), (
                 flow_run.state,
                 (tmp_path / "serve.log").read_text()[-3000:],
@@ -218,7 +221,8 @@ def test_sweep_deployment_runs_on_a_served_process_over_postgresql(
         # The served process wrote to the PostgreSQL store, once per missed dose.
         missed = [entry for entry in ledger.audit_trail(store) if entry.action == "missed"]
         assert sorted((e.subject_code, e.after["dose"]) for e in missed if e.after) == expected
-        assert all(entry.actor == "flow:missed-dose-sweep" for entry in missed)
+        # A scheduled run has no person behind it: it acts as the flow's service account.
+        assert all(entry.actor == "svc-missed-dose-sweep" for entry in missed)
     finally:
         for process in reversed(started):
             _stop(process)

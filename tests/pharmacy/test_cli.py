@@ -1,5 +1,4 @@
-"""``dosing lots`` and ``dosing prep`` through the command line, on a real SQLite store, logged in, with
-the system clock set (``tests/dosing_cli.py``)."""
+"""``dosing lots`` and ``dosing prep`` through the command line, on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -9,34 +8,36 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from dosing.cli import main
 from dosing.store import open_store
 from dosing.store.models import EnrollmentRequest
 from dosing.units import parse_weight
-from tests.dosing_cli import DosingCLI
+from tests.dosing_cli import sign_in_here
 
 ADD_DIN = [
     "lots", "add", "--din", "G123498654321", "--check", "H", "--product", "UC-MSC",
     "--concentration", "2e6/mL", "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31",
 ]  # fmt: skip
-#: The pharmacy's clock while these commands run (lots are registered at this moment).
-CLOCK = "2026-11-25T08:00:00+00:00"
-CLI: DosingCLI
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    global CLI
-    CLI = DosingCLI(tmp_path)
-    for name in ("DOSING_DO_NOT_DISPENSE_DAYS", "DOSING_LABEL_PATIENT_NAME"):
-        CLI.env.pop(name, None)
-    return CLI.env["DOSING_DATABASE_URL"]
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'dosing.db'}"
+    monkeypatch.setenv("DOSING_DATABASE_URL", url)
+    monkeypatch.delenv("DOSING_DO_NOT_DISPENSE_DAYS", raising=False)
+    monkeypatch.delenv("DOSING_LABEL_PATIENT_NAME", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    sign_in_here(url, tmp_path / "state")
+    return url
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CLI(*args, ok=False, clock=CLOCK)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result.returncode, result.stdout, result.stderr
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
 
 
 def enroll(url: str, code: str, anchor: date) -> None:
@@ -64,7 +65,7 @@ def test_lots_add_and_list(db):
     (lot,) = json.loads(out)
     assert (lot["identifier"], lot["check_character"], lot["days_to_expiry"]) == ("G123498654321", "H", 30)
     assert lot["concentration"] == {"value": 2000000, "amount_unit": "{cells}", "unit": "{cells}/mL"}
-    assert lot["registered_by"] == "tester"  # the logged-in account, never a typed name
+    assert lot["registered_by"] == "tester"
     assert (lot["status"], lot["received_ml"], lot["remaining_ml"]) == ("available", "50", "50")
 
 

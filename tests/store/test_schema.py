@@ -53,3 +53,13 @@ def test_default_database_is_a_file_under_xdg_data_home(
 def test_database_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOSING_DATABASE_URL", "postgresql+psycopg://someone@db.example/trials")
     assert get_settings().database_url == "postgresql+psycopg://someone@db.example/trials"
+
+
+def test_the_head_read_without_alembic_is_alembics_head(store: Store) -> None:
+    from alembic.script import ScriptDirectory
+
+    from dosing.store.db import alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config(store.url)).get_current_head()
+    with store.engine.connect() as connection:
+        assert store.current_revision() == MigrationContext.configure(connection).get_current_revision()

@@ -15,7 +15,7 @@ from dosing.store.db import Store
 from dosing.store.ledger._common import _id, _local_date
 from dosing.store.ledger.arm_choice import _arm_choice
 from dosing.store.ledger.audit_entry import _audit
-from dosing.store.ledger.plan_rows import _insert_enrollment, _insert_plan, _insert_subject
+from dosing.store.ledger.plan_rows import ALREADY_ENROLLED, _insert_enrollment, _insert_plan, _insert_subject
 from dosing.store.models import Enrollment, EnrollmentRequest
 
 
@@ -38,7 +38,7 @@ def enroll(store: Store, request: EnrollmentRequest) -> Enrollment:
             if taken is not None:
                 raise DosingError(
                     "subject",
-                    "a subject code is enrolled once",
+                    ALREADY_ENROLLED,
                     f"{request.subject_code} is already enrolled",
                 ) from error
             if attempt == 2:

@@ -15,6 +15,9 @@ from dosing.store import tables as t
 from dosing.store.ledger._common import _id, _utc
 from dosing.store.models import EnrollmentRequest
 
+#: The rule of the refusal when a subject code is enrolled a second time (the roster flow knows it).
+ALREADY_ENROLLED = "a subject code is enrolled once, without regard to case"
+
 
 def _insert_subject(session: Session, request: EnrollmentRequest) -> t.Subject:
     exists = session.scalars(
@@ -24,7 +27,7 @@ def _insert_subject(session: Session, request: EnrollmentRequest) -> t.Subject:
         same = exists == request.subject_code
         raise DosingError(
             "subject",
-            "a subject code is enrolled once, without regard to case",
+            ALREADY_ENROLLED,
             f"{request.subject_code} is already enrolled"
             if same
             else f"{request.subject_code} is already enrolled as {exists} "

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from dosing.store import tables as t
+from dosing.store.accounts import signature_texts
 from dosing.store.db import Store
 from dosing.store.ledger._common import _local_date, _subject, _utc
 from dosing.store.ledger.views import _views
@@ -30,7 +31,32 @@ def subject_view(store: Store, subject_code: str, as_of: datetime) -> SubjectVie
     _utc(as_of)
     with store.session() as session:
         pair = _subject(session, subject_code)
-        return _views(session, [pair], as_of)[0]
+        return _with_signatures(session, _views(session, [pair], as_of)[0])
+
+
+def _with_signatures(session: Session, view: SubjectView) -> SubjectView:
+    """Each given record with its electronic signature as printed (name, username, meaning, time)."""
+    record_ids = [dose.given.record_id for dose in view.doses if dose.given is not None]
+    if not record_ids:
+        return view
+    signed_by_record = {
+        row[0]: row[1]
+        for row in session.execute(
+            select(col(t.AuditEntry.entity_id), col(t.AuditEntry.signature_id)).where(
+                col(t.AuditEntry.entity) == "administration_events",
+                col(t.AuditEntry.entity_id).in_(record_ids),
+                col(t.AuditEntry.signature_id).is_not(None),
+            )
+        ).all()
+    }
+    texts = signature_texts(session, [int(s) for s in signed_by_record.values() if s is not None])
+    doses = [
+        dose.model_copy(update={"given": dose.given.model_copy(update={"signed": texts.get(signed)})})
+        if dose.given is not None and (signed := signed_by_record.get(dose.given.record_id)) is not None
+        else dose
+        for dose in view.doses
+    ]
+    return view.model_copy(update={"doses": doses})
 
 
 def site_views(
