@@ -50,7 +50,7 @@ _HELP: dict[str, str] = {
     "status": "A subject's plan with the status of every dose.",
     "overdue": "Every missed or late dose across subjects.",
     "audit": "The audit trail.",
-    "export": "Export the dose ledger as CDISC SDTM datasets (EC, EX).",
+    "export": "Export the dose ledger: SDTM package, FHIR Bundles, EC/EX CSV.",
     "cohorts": "Dose-escalation cohorts and safety reviews.",
     "calendar": "Export infusion calendars (.ics).",
     "lots": "Register and list product lots.",
