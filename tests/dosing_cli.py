@@ -42,10 +42,17 @@ TESTER_ROLES = "nurse,pharmacist,coordinator,investigator,data-manager"
 _SIGNING = {"record", "skip", "correct"}
 
 
+#: Subcommands that are electronic signatures (pharmacy custody, issue 11).
+_SIGNING_SUBCOMMANDS = {
+    ("bag", "prepare"), ("bag", "verify"), ("bag", "release"), ("bag", "waste"), ("bag", "return"),
+    ("bag", "void"), ("lots", "quarantine"), ("lots", "release"), ("lots", "retire"),
+}  # fmt: skip
+
+
 def _signs(args: tuple[str, ...]) -> bool:
     if not args:
         return False
-    if args[0] in _SIGNING:
+    if args[0] in _SIGNING or tuple(args[:2]) in _SIGNING_SUBCOMMANDS:
         return True
     if args[0] == "reschedule" and "--apply" in args:
         return True

@@ -17,15 +17,26 @@ from dosing.store.models import (
 )
 
 
-def record_given(ctx: Context, form: GivenForm, password: str) -> int:
-    """Record a given dose, signed "administered by" the nurse. Returns the record id."""
+def record_given(ctx: Context, form: GivenForm, password: str, bag: str | None = None) -> int:
+    """Record a given dose, signed "administered by" the nurse. Returns the record id.
+
+    ``bag``: the bag identifier scanned at the bedside (pharmacy custody, issue 11); see
+    :func:`dosing.app.preparation.administered_at_bedside`."""
     require(ctx, "record")
     not_in_future(form.started_at, "at")
     not_in_future(form.ended_at, "end")
     reason = late_entry(form.started_at, form.late_reason)
     signature = sign(ctx, password, "administered by")
+    # --- bedside bag scan (issue 11): the bag's lot goes on the record; its check and consumption run in
+    # the record's transaction.
+    within = None
+    if bag is not None:
+        from dosing.app import preparation
+
+        form, within = preparation.bedside(ctx, bag, form)
+    # --- end bedside bag scan
     request = stamped(GivenRequest, form, ctx, signature)
-    return ledger.record_given(store=ctx.store, request=request, audit_reason=reason)
+    return ledger.record_given(store=ctx.store, request=request, audit_reason=reason, within=within)
 
 
 def record_skipped(ctx: Context, form: SkipForm, password: str) -> int:

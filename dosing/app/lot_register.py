@@ -9,6 +9,6 @@ from dosing.pharmacy.lots import Lot
 from dosing.store.lots import RegisteredLot, add_lot
 
 
-def register_lot(ctx: Context, lot: Lot) -> RegisteredLot:
+def register_lot(ctx: Context, lot: Lot, containers: int = 1) -> RegisteredLot:
     require(ctx, "register_lot")
-    return add_lot(ctx.store, lot, actor=ctx.actor.username, as_of=clock.now())
+    return add_lot(ctx.store, lot, actor=ctx.actor.username, as_of=clock.now(), containers=containers)

@@ -2,7 +2,10 @@
 
     dosing lots add --din G123498654321 --check H --product UC-MSC --concentration 2e6/mL \\
         --viability 95% --volume 50mL --expiry 2027-12-31
-    dosing lots list
+    dosing lots list                                  # received / reserved / used / wasted / remaining
+    dosing lots show L100                             # per container, with thaws
+    dosing lots thaw L100 --container 1
+    dosing lots quarantine|release|retire L100 --reason "..."     # signed
     dosing prep --from 2026-12-01 --to 2026-12-03 -o worksheets/      # the queue
     dosing prep S-001 1 --lot G123498654321 -o worksheets/            # one dose
 """
@@ -20,6 +23,7 @@ import click
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import parse_date, parse_instant, plausible_date
+from dosing.cli.session import password_stdin_option
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
 from dosing.plausibility import check_body_weight, check_weight_measured_on
@@ -61,7 +65,10 @@ def lots() -> None:
 @click.option("--lot-number", help="Manufacturer's lot number (instead of a DIN).")
 @click.option("--concentration", "concentration_text", required=True, help="Per mL, e.g. 2e6/mL.")
 @click.option("--viability", "viability_text", help="Post-thaw viability, e.g. 95% (cell products).")
-@click.option("--volume", "volume_text", required=True, help="Volume of the lot, e.g. 50mL.")
+@click.option("--volume", "volume_text", required=True, help="Volume of each container, e.g. 50mL.")
+@click.option(
+    "--containers", type=click.IntRange(min=1), default=1, show_default=True, help="Containers received."
+)
 @click.option("--expiry", "expiry_text", required=True, help="Expiry date, YYYY-MM-DD.")
 @click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
 @json_option
@@ -73,6 +80,7 @@ def add_lot_command(
     concentration_text: str,
     viability_text: str | None,
     volume_text: str,
+    containers: int,
     expiry_text: str,
     database_url: str | None,
     as_json: bool,
@@ -107,17 +115,17 @@ def add_lot_command(
             definition.check_viability(lot.viability)
         except HardStop as below_release:
             unusable.append(below_release)
-    registered = register_lot(ctx, lot)
+    registered = register_lot(ctx, lot, containers=containers)
     for warning in unusable[:1]:
         # Registered (the register records what arrived), but prep refuses it and never picks it.
         click.secho(f"warning: {warning}; prep will not use this lot", fg="yellow", err=True)
     if as_json:
-        emit_json(registered.summary())
+        emit_json({**registered.summary(), "containers": containers})
         return
     click.echo(
         f"registered {lot.describe()}: {lot.product}, {lot.concentration}"
         + (f", viability {lot.viability}" if lot.viability else "")
-        + f", {lot.volume}, expires {lot.expiry.isoformat()}"
+        + f", {containers} x {lot.volume}, expires {lot.expiry.isoformat()}"
     )
 
 
@@ -130,32 +138,146 @@ def list_lots_command(
     product: str | None, on_text: str | None, database_url: str | None, as_json: bool
 ) -> None:
     """Registered lots, soonest expiry first (the order to use them in)."""
+    from dosing.app.stock import stock_list
     from dosing.cli.session import signed_in
     from dosing.store import open_store
-    from dosing.store.lots import list_lots
 
     on = _expiry(on_text, "on") if on_text else datetime.now(UTC).date()
     ctx = signed_in(open_store(database_url), "read_ledger")
-    registered = list_lots(ctx.store, product=product)
+    lots_held = stock_list(ctx, product=product)
     if as_json:
-        emit_json([{**item.summary(), "days_to_expiry": (item.lot.expiry - on).days} for item in registered])
+        emit_json(
+            [
+                {**item.summary(), "days_to_expiry": (item.registered.lot.expiry - on).days}
+                for item in lots_held
+            ]
+        )
         return
+    rows = []
+    for item in lots_held:
+        lot, tally = item.registered.lot, item.tally
+        rows.append(
+            (
+                lot.identifier,
+                lot.check_character or "",
+                lot.product,
+                str(lot.concentration),
+                str(lot.viability) if lot.viability else "",
+                item.status.value,
+                str(tally.received),
+                str(tally.reserved),
+                str(tally.used),
+                str(tally.wasted),
+                str(tally.remaining),
+                lot.expiry.isoformat(),
+                "EXPIRED" if lot.expiry < on else (lot.expiry - on).days,
+            )
+        )
+    headers = ["lot/DIN", "check", "product", "concentration", "viability", "status", "received", "reserved"]
+    click.echo(table([*headers, "used", "wasted", "remaining", "expiry", "days"], rows))
+
+
+@lots.command("show")
+@click.argument("lot_reference")
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def show_lot_command(lot_reference: str, database_url: str | None, as_json: bool) -> None:
+    """One lot: status, and per container what was received, reserved, used, wasted and remains."""
+    from dosing.app.stock import lot_stock
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "read_ledger")
+    item = lot_stock(ctx, lot_reference)
+    if as_json:
+        emit_json(item.summary())
+        return
+    lot, tally = item.registered.lot, item.tally
+    click.echo(f"{lot.describe()}: {lot.product}, {lot.concentration}, expires {lot.expiry.isoformat()}")
+    click.echo(
+        f"status {item.status.value}; received {tally.received}, reserved {tally.reserved}, "
+        f"used {tally.used}, wasted {tally.wasted}, remaining {tally.remaining}"
+    )
     rows = [
         (
-            item.lot.identifier,
-            item.lot.check_character or "",
-            item.lot.product,
-            str(item.lot.concentration),
-            str(item.lot.viability) if item.lot.viability else "",
-            str(item.lot.volume),
-            item.lot.expiry.isoformat(),
-            "EXPIRED" if item.lot.expiry < on else (item.lot.expiry - on).days,
+            c.container,
+            str(c.tally.received),
+            str(c.tally.reserved),
+            str(c.tally.used),
+            str(c.tally.wasted),
+            str(c.tally.remaining),
+            c.thawed_at.isoformat() if c.thawed_at else "",
+            c.use_by.isoformat() if c.use_by else "",
         )
-        for item in registered
+        for c in item.containers
     ]
     click.echo(
-        table(["lot/DIN", "check", "product", "concentration", "viability", "volume", "expiry", "days"], rows)
+        table(["container", "received", "reserved", "used", "wasted", "remaining", "thawed", "use by"], rows)
     )
+
+
+@lots.command("thaw")
+@click.argument("lot_reference")
+@click.option("--container", type=click.IntRange(min=1), required=True, help="Container number (1, 2, ...).")
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def thaw_command(lot_reference: str, container: int, database_url: str | None, as_json: bool) -> None:
+    """Record that a container was thawed now; it serves doses for the product's beyond-use time."""
+    from dosing.app.stock import thaw
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "prepare")
+    thawed = thaw(ctx, lot_reference, container)
+    if as_json:
+        emit_json({"lot": lot_reference, "container": container, "thawed_at": thawed.thawed_at.isoformat(),
+                   "use_by": thawed.use_by.isoformat()})  # fmt: skip
+        return
+    click.echo(
+        f"thawed container {container} of {lot_reference} at {thawed.thawed_at.isoformat()}; "
+        f"usable until {thawed.use_by.isoformat()}"
+    )
+
+
+def _status_command(status_name: str, meaning: str) -> click.Command:
+    @click.command(status_name, help=f"{meaning} (signed and audited; --reason required).")
+    @click.argument("lot_reference")
+    @click.option("--reason", required=True, help="Why (audited).")
+    @password_stdin_option
+    @click.option(
+        "--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL)."
+    )
+    @json_option
+    def command(
+        lot_reference: str, reason: str, password_stdin: bool, database_url: str | None, as_json: bool
+    ) -> None:
+        from dosing.app.stock import change_lot_status
+        from dosing.cli.session import read_password, signed_in
+        from dosing.pharmacy.stock import LotStatus
+        from dosing.store import open_store
+
+        ctx = signed_in(open_store(database_url), "change_lot_status")
+        wanted = {
+            "quarantine": LotStatus.QUARANTINED,
+            "release": LotStatus.RELEASED,
+            "retire": LotStatus.RETIRED,
+        }
+        item = change_lot_status(
+            ctx, lot_reference, wanted[status_name], reason, read_password(password_stdin)
+        )
+        if as_json:
+            emit_json(item.summary())
+            return
+        click.echo(f"{item.registered.lot.describe()} is now {item.status.value}")
+
+    return command
+
+
+lots.add_command(_status_command("quarantine", "Quarantine a lot: it is not offered for any dose"))
+lots.add_command(
+    _status_command("release", "Release a lot against the release criterion (post-thaw viability)")
+)
+lots.add_command(_status_command("retire", "Retire a lot for good"))
 
 
 def _range_bound(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
@@ -244,12 +366,14 @@ def prep(
     Every dose's lot is checked (product, expiry, do-not-dispense days, volume); a dose that cannot be
     prepared is reported with the rule it breaks, the others are written, and the exit status is 2.
     """
+    from dosing.app.stock import stock_list
     from dosing.catalog import get_protocol
     from dosing.pharmacy.render import LabelOptions, write_worksheet_files
+    from dosing.pharmacy.stock import USABLE
     from dosing.pharmacy.worksheet import DoseToPrepare, build_worksheet, worksheet_with_first_expiring_lot
     from dosing.store import open_store
     from dosing.store.ledger.safety_hold import study_hold
-    from dosing.store.lots import dose_of_subject, doses_due, get_lot, list_lots
+    from dosing.store.lots import dose_of_subject, doses_due, get_lot
 
     as_of = _as_of(as_of_text)
     if weight_text is not None and subject is None:
@@ -260,7 +384,8 @@ def prep(
         check_body_weight(current_weight, limits)
     from dosing.cli.session import signed_in
 
-    store = signed_in(open_store(database_url), "read_ledger").store
+    ctx = signed_in(open_store(database_url), "read_ledger")
+    store = ctx.store
     doses: list[DoseToPrepare]
     if subject is not None:
         if dose is None:
@@ -277,7 +402,10 @@ def prep(
         doses = doses_due(store, start, end, as_of=as_of)
 
     chosen = get_lot(store, lot_reference) if lot_reference is not None else None
-    registered = [item.lot for item in list_lots(store)] if chosen is None else []
+    # A quarantined or retired lot is never offered (an expired one is refused by the worksheet).
+    registered = (
+        [item.registered.lot for item in stock_list(ctx) if item.status in USABLE] if chosen is None else []
+    )
     options = LabelOptions(patient_name_line=patient_name_line)
     results: list[dict[str, Any]] = []
     refused = 0
@@ -375,3 +503,217 @@ def _print_queue(results: list[dict[str, Any]]) -> None:
             click.echo(
                 f"WARNING {r['subject_code']} dose {r['dose']}: {warning['field']}: {warning['message']}"
             )
+
+
+# --- dosing bag: the chain of custody of one bag ------------------------------------------------------
+
+
+@click.group()
+def bag() -> None:
+    """A bag's chain of custody: prepare, verify, release, then administered (dosing record --bag),
+    returned or wasted; void before verification."""
+
+
+def _bag_line(item: Any) -> str:
+    p = item.preparation
+    return (
+        f"bag {p.bag_id} {item.state.value}: {p.subject_code} dose {p.sequence}, "
+        f"draw {p.volume_to_draw_ml} mL from {p.worksheet.get('lot_identifier')} container {p.container}, "
+        f"final {p.final_volume_ml} mL, use by {p.use_by.isoformat()}"
+    )
+
+
+def _emit_bag(item: Any, as_json: bool, files: dict[str, str] | None = None) -> None:
+    if as_json:
+        emit_json({**item.summary(), **({"files": files} if files else {})})
+        return
+    click.echo(_bag_line(item))
+    for path in (files or {}).values():
+        click.echo(f"  wrote {path}")
+
+
+def _bag_files(ctx: Any, item: Any, folder: Path, weight_warning: Any = None) -> dict[str, str]:
+    from dosing.catalog import get_protocol
+    from dosing.pharmacy.custody import BagState
+    from dosing.pharmacy.label import bag_label
+    from dosing.pharmacy.placebo import PlaceboWorksheet, masked, placebo_label
+    from dosing.pharmacy.render import write_bag_files
+    from dosing.pharmacy.worksheet import Worksheet
+    from dosing.store.lots import get_pharmacy_settings
+
+    settings = get_pharmacy_settings()
+    verified = item.by_state(BagState.VERIFIED)
+    verified_by = verified.by_name if verified is not None else "NOT VERIFIED"
+    checked = {"checked_by": verified.by_name} if verified is not None else {}
+    if item.preparation.placebo:
+        placebo = PlaceboWorksheet.model_validate(item.preparation.worksheet).model_copy(update=checked)
+        written = write_bag_files(
+            placebo, placebo_label(placebo, verified_by=verified_by, facility=settings.facility), folder
+        )
+        return {key: str(path) for key, path in written.model_dump().items()}
+    sheet = Worksheet.model_validate(item.preparation.worksheet).model_copy(update=checked)
+    if weight_warning is not None:
+        sheet = sheet.model_copy(update={"warnings": [*sheet.warnings, weight_warning]})
+    label = bag_label(
+        sheet,
+        verified_by=verified_by,
+        product_code=settings.product_codes.get(sheet.product),
+        facility=settings.facility,
+        blinded=masked(get_protocol(sheet.protocol_id)),
+    )
+    written = write_bag_files(sheet, label, folder)
+    return {key: str(path) for key, path in written.model_dump().items()}
+
+
+@bag.command("prepare")
+@click.argument("subject")
+@click.argument("dose", type=int)
+@click.option(
+    "--lot", "lot_reference", help="Lot number or DIN (typed or scanned); default: first to expire."
+)
+@click.option(
+    "-o", "--output", "folder", type=click.Path(path_type=Path), help="Write worksheet and label here."
+)
+@password_stdin_option
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def prepare_command(
+    subject: str,
+    dose: int,
+    lot_reference: str | None,
+    folder: Path | None,
+    password_stdin: bool,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Prepare SUBJECT's DOSE: figures frozen, bag identifier issued, the draw reserved; signed
+    "prepared by"."""
+    from dosing.app import preparation
+    from dosing.cli.session import read_password, signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "prepare")
+    item = preparation.prepare(ctx, subject, dose, read_password(password_stdin), lot=lot_reference)
+    files = _bag_files(ctx, item, folder) if folder is not None else None
+    _emit_bag(item, as_json, files)
+
+
+@bag.command("verify")
+@click.argument("bag_id")
+@click.option(
+    "--drawn", "drawn_text", required=True, help="The volume you measured in the syringe, e.g. 13.1mL."
+)
+@click.option("--lot", "scanned_lot", help="The lot or DIN scanned from the container (required for a lot).")
+@password_stdin_option
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def verify_command(
+    bag_id: str,
+    drawn_text: str,
+    scanned_lot: str | None,
+    password_stdin: bool,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Independent double check by another pharmacist: re-enter the volume drawn and scan the lot."""
+    from dosing.app import preparation
+    from dosing.cli.session import read_password, signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "verify_preparation")
+    drawn = parse_volume(drawn_text, field="drawn")
+    item = preparation.verify(ctx, bag_id, drawn, scanned_lot, read_password(password_stdin))
+    _emit_bag(item, as_json)
+
+
+@bag.command("release")
+@click.argument("bag_id")
+@password_stdin_option
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def release_command(bag_id: str, password_stdin: bool, database_url: str | None, as_json: bool) -> None:
+    """Release a verified bag to the ward (signed "released by")."""
+    from dosing.app import preparation
+    from dosing.cli.session import read_password, signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "release_preparation")
+    _emit_bag(preparation.release(ctx, bag_id, read_password(password_stdin)), as_json)
+
+
+def _leaving_command(name: str, doc: str) -> click.Command:
+    @click.command(name, help=doc)
+    @click.argument("bag_id")
+    @click.option("--reason", required=True, help="Why (audited).")
+    @password_stdin_option
+    @click.option(
+        "--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL)."
+    )
+    @json_option
+    def command(
+        bag_id: str, reason: str, password_stdin: bool, database_url: str | None, as_json: bool
+    ) -> None:
+        from dosing.app import preparation
+        from dosing.cli.session import read_password, signed_in
+        from dosing.store import open_store
+
+        ctx = signed_in(open_store(database_url), "prepare")
+        act = {"waste": preparation.waste, "return": preparation.return_bag, "void": preparation.void}[name]
+        _emit_bag(act(ctx, bag_id, reason, read_password(password_stdin)), as_json)
+
+    return command
+
+
+bag.add_command(_leaving_command("waste", "Waste a bag, with the reason: nothing it drew returns to stock."))
+bag.add_command(
+    _leaving_command(
+        "return", "A released bag returned unused, with the reason: written off, the dose can be redone."
+    )
+)
+bag.add_command(
+    _leaving_command(
+        "void", "Void a preparation before verification, with the reason: its reservation returns."
+    )
+)
+
+
+@bag.command("show")
+@click.argument("bag_id")
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def show_bag_command(bag_id: str, database_url: str | None, as_json: bool) -> None:
+    """A bag: its figures, use-by and every hand-over."""
+    from dosing.app import preparation
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "read_ledger")
+    item = preparation.bag(ctx, bag_id)
+    if as_json:
+        emit_json(item.summary())
+        return
+    click.echo(_bag_line(item))
+    for event in item.events:
+        click.echo(
+            f"  {event.at.isoformat()} {event.state} by {event.by_name}"
+            + (f": {event.reason}" if event.reason else "")
+        )
+
+
+@bag.command("label")
+@click.argument("bag_id")
+@click.option(
+    "-o", "--output", "folder", required=True, type=click.Path(path_type=Path), help="Folder for the files."
+)
+@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@json_option
+def label_command(bag_id: str, folder: Path, database_url: str | None, as_json: bool) -> None:
+    """The bag's ISBT 128 label (PDF, ZPL) and worksheet (PDF, CSV, JSON), with who prepared and
+    verified it."""
+    from dosing.app import preparation
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
+
+    ctx = signed_in(open_store(database_url), "read_ledger")
+    item = preparation.bag(ctx, bag_id)
+    _emit_bag(item, as_json, _bag_files(ctx, item, folder))

@@ -31,6 +31,7 @@ from dosing.cli.session import password_stdin_option, read_password, signed_in
     "--late-reason", default=None,
     help="Why a dose given more than 24 h ago is entered only now (a late entry; required then).",
 )  # fmt: skip
+@click.option("--bag", "bag_id", default=None, help="The bag scanned at the bedside (pharmacy custody).")
 @password_stdin_option
 @json_option
 def record(
@@ -40,6 +41,7 @@ def record(
     late_reason: str | None,
     password_stdin: bool,
     as_json: bool,
+    bag_id: str | None = None,
     **given: Any,
 ) -> None:
     """Record a given dose, signed "administered by" you. A second record of the same dose is refused
@@ -61,7 +63,7 @@ def record(
         **given_values(store, subject_code, sequence, zone, **given),
         late_reason=late_reason,
     )
-    record_id = administration.record_given(ctx, form, read_password(password_stdin))
+    record_id = administration.record_given(ctx, form, read_password(password_stdin), bag=bag_id)
     _echo_after(store, subject_code, sequence, record_id, "recorded", as_json)
 
 

@@ -24,7 +24,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from dosing.pharmacy.label import LABEL_MM, MODULE_MM, BagLabel, Barcode, Box, Element, Text, layout
+from dosing.pharmacy.placebo import PlaceboWorksheet
 from dosing.pharmacy.worksheet import Worksheet
+from dosing.pharmacy.zpl import write_zpl
 
 #: A 100 x 70 mm label, a common size for infusion-bag label printers.
 LABEL_SIZE = (100 * mm, 70 * mm)
@@ -58,7 +61,7 @@ def _barcode(worksheet: Worksheet, *, bar_height: float, bar_width: float) -> Co
     return Code128(barcode_value(worksheet), barHeight=bar_height, barWidth=bar_width, humanReadable=False)
 
 
-def worksheet_csv(worksheet: Worksheet) -> str:
+def worksheet_csv(worksheet: Worksheet | PlaceboWorksheet) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["field", "value"])
@@ -66,11 +69,11 @@ def worksheet_csv(worksheet: Worksheet) -> str:
     return buffer.getvalue()
 
 
-def worksheet_json(worksheet: Worksheet) -> str:
+def worksheet_json(worksheet: Worksheet | PlaceboWorksheet) -> str:
     return worksheet.model_dump_json(indent=2) + "\n"
 
 
-def worksheet_pdf(worksheet: Worksheet) -> bytes:
+def worksheet_pdf(worksheet: Worksheet | PlaceboWorksheet) -> bytes:
     """One A4 page: the figures, the lot's barcode, and the boxes for the independent double check."""
     styles = getSampleStyleSheet()
     small = ParagraphStyle("small", parent=styles["Normal"], fontSize=8, leading=10)
@@ -96,10 +99,12 @@ def worksheet_pdf(worksheet: Worksheet) -> bytes:
 
     sign_off = {"Prepared by", "Checked by"}
     emphasised = {"Ordered dose", "Volume to draw", "Diluent", "Final volume", "Latest thaw time"}
+    # Warnings are printed in red under the table (the CSV carries them as rows of their own).
+    page_rows = [
+        row for row in worksheet.rows() if row[0] not in sign_off and not row[0].startswith("Warning: ")
+    ]
     data = []
-    for field, value in worksheet.rows():
-        if field in sign_off:
-            continue
+    for field, value in page_rows:
         data.append([Paragraph(field, cell), Paragraph(_escape(value), cell)])
     table = Table(data, colWidths=[48 * mm, 130 * mm])
     style = [
@@ -109,7 +114,7 @@ def worksheet_pdf(worksheet: Worksheet) -> bytes:
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
         ("BACKGROUND", (0, 0), (0, -1), colors.Color(0.93, 0.93, 0.93)),
     ]
-    for index, (field, _) in enumerate(row for row in worksheet.rows() if row[0] not in sign_off):
+    for index, (field, _) in enumerate(page_rows):
         if field in emphasised:
             style.append(("BACKGROUND", (1, index), (1, index), colors.Color(1, 0.97, 0.8)))
     table.setStyle(TableStyle(style))
@@ -118,13 +123,14 @@ def worksheet_pdf(worksheet: Worksheet) -> bytes:
     for item in worksheet.warnings:
         story += [Spacer(1, 2 * mm), Paragraph(_escape(f"WARNING {item}"), warning)]
 
-    story += [
-        Spacer(1, 4 * mm),
-        Paragraph(f"{worksheet.lot_identifier_kind} barcode", small),
-        _barcode(worksheet, bar_height=14 * mm, bar_width=0.33 * mm),
-        Paragraph(_escape(eye_readable(worksheet)), cell),
-        Spacer(1, 5 * mm),
-    ]
+    if isinstance(worksheet, Worksheet):
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(f"{worksheet.lot_identifier_kind} barcode", small),
+            _barcode(worksheet, bar_height=14 * mm, bar_width=0.33 * mm),
+            Paragraph(_escape(eye_readable(worksheet)), cell),
+        ]
+    story.append(Spacer(1, 5 * mm))
     check = Table(
         [
             ["", "Name", "Signature", "Date and time"],
@@ -239,3 +245,67 @@ def write_worksheet_files(
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- the ISBT 128 bag label of a prepared bag (``dosing bag label``) ------------------------------------
+
+
+def bag_label_pdf(elements: list[Element], title: str) -> bytes:
+    """The ST-004 bag label layout (:func:`dosing.pharmacy.label.layout`) as a 100 x 100 mm PDF page."""
+    side = LABEL_MM * mm
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(side, side))
+    canvas.setTitle(title)
+    canvas.setAuthor("dosing")
+    for item in elements:
+        if isinstance(item, Box):
+            canvas.setLineWidth(item.thickness * mm)
+            canvas.rect(item.x * mm, side - (item.y + item.height) * mm, item.width * mm, item.height * mm)
+        elif isinstance(item, Text):
+            canvas.setFont("Helvetica-Bold" if item.bold else "Helvetica", item.size / 0.3528)
+            # y is the top of the line; a baseline sits about 0.8 of the size lower.
+            canvas.drawString(item.x * mm, side - (item.y + item.size * 0.8) * mm, item.text)
+        elif isinstance(item, Barcode):
+            symbol = Code128(
+                item.data,
+                barHeight=item.height * mm,
+                barWidth=MODULE_MM * mm,
+                humanReadable=False,
+                quiet=True,
+                lquiet=10 * MODULE_MM * mm,
+                rquiet=10 * MODULE_MM * mm,
+            )
+            symbol.drawOn(canvas, item.x * mm, side - (item.y + item.height) * mm)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+class BagFiles(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    worksheet_pdf: Path
+    worksheet_csv: Path
+    worksheet_json: Path
+    label_pdf: Path
+    label_zpl: Path
+
+
+def write_bag_files(worksheet: Worksheet | PlaceboWorksheet, label: BagLabel, folder: Path) -> BagFiles:
+    """A prepared bag's worksheet (PDF, CSV, JSON) and its ISBT 128 label (PDF, ZPL), named by the bag."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{worksheet.file_stem}_{label.bag_id}"
+    files = BagFiles(
+        worksheet_pdf=folder / f"{stem}_worksheet.pdf",
+        worksheet_csv=folder / f"{stem}_worksheet.csv",
+        worksheet_json=folder / f"{stem}_worksheet.json",
+        label_pdf=folder / f"{stem}_label.pdf",
+        label_zpl=folder / f"{stem}_label.zpl",
+    )
+    elements = layout(label)
+    files.worksheet_pdf.write_bytes(worksheet_pdf(worksheet))
+    files.worksheet_csv.write_text(worksheet_csv(worksheet), encoding="utf-8")
+    files.worksheet_json.write_text(worksheet_json(worksheet), encoding="utf-8")
+    files.label_pdf.write_bytes(bag_label_pdf(elements, f"Bag label {label.bag_id}"))
+    files.label_zpl.write_text(write_zpl(elements), encoding="utf-8")
+    return files

@@ -136,6 +136,11 @@ class Worksheet(BaseModel):
     prepared_by: str = ""
     checked_by: str = ""
     warnings: list[DoseWarning] = []
+    #: Set when the bag is prepared in the store (``dosing bag prepare``): its identifier, container
+    #: and its own use-by (thaw + beyond-use, or preparation + the site's bag hours).
+    bag_id: str | None = None
+    container: int | None = None
+    bag_use_by: datetime | None = None
 
     @property
     def file_stem(self) -> str:
@@ -196,9 +201,21 @@ class Worksheet(BaseModel):
                 "Latest thaw time",
                 _moment(self.latest_thaw) if self.latest_thaw else "not stated by the protocol",
             ),
+            *self._bag_rows(),
             ("Prepared by", self.prepared_by),
             ("Checked by", self.checked_by),
+            *[(f"Warning: {w.field}", f"{w.message} (rule: {w.rule})") for w in self.warnings],
         ]
+
+    def _bag_rows(self) -> list[tuple[str, str]]:
+        if self.bag_id is None:
+            return []
+        rows = [("Bag", self.bag_id)]
+        if self.container is not None:
+            rows.append(("Container", str(self.container)))
+        if self.bag_use_by is not None:
+            rows.append(("Bag use-by", _moment(self.bag_use_by.astimezone(ZoneInfo(self.timezone)))))
+        return rows
 
 
 def _moment(moment: datetime) -> str:

@@ -38,6 +38,8 @@ ENTRY_FIELDS = (
 COVERED_TABLES = (
     "subjects", "enrollments", "planned_administrations", "planned_assessments", "administration_events",
     "cohort_reviews", "lots", "signatures", "safety_decisions",
+    # pharmacy custody (issue 11)
+    "stock_movements", "lot_status_changes", "container_thaws", "preparations", "preparation_events",
 )  # fmt: skip
 
 _HEAD = "dosing.chain.head"

@@ -10,6 +10,10 @@ Site settings (environment, prefix ``DOSING_``):
 - ``DOSING_DO_NOT_DISPENSE_DAYS`` (default 0): a lot with fewer than this many days between the dose
   and its expiry is not dispensed (0: only an expired lot is refused).
 - ``DOSING_LABEL_PATIENT_NAME`` (default false): bag labels carry a blank "Patient name" line.
+- ``DOSING_BAG_USE_HOURS`` (default 24): use-by of a bag whose product is not thawed, from preparation.
+- ``DOSING_RELEASE_MIN_VIABILITY`` (default 70): a cell lot is released only at or above it (%).
+- ``DOSING_PRODUCT_CODES`` (JSON, default none): ISBT 128 product codes by product name.
+- ``DOSING_FACILITY``: the preparing facility's name, printed on bag labels.
 """
 
 from __future__ import annotations
@@ -28,11 +32,17 @@ from sqlmodel import Session, SQLModel, col, select
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError, HardStop
 from dosing.pharmacy.lots import DIN_PATTERN, Lot, check_lot_for_dose, normalize_din
+from dosing.pharmacy.stock import Movement
 from dosing.pharmacy.worksheet import DoseToPrepare
 from dosing.protocol import PerKgFixed, PerKgRange, Protocol
+from dosing.store import preparations as _preparations  # noqa: F401  (its tables are covered too)
 from dosing.store.db import Store
+from dosing.store.stock import add_movement
 from dosing.store.tables import DecimalText
 from dosing.units import AmountUnit, Concentration, DosePerKg, Percent, Volume
+
+#: More containers than this in one lot is a typing error, not a delivery.
+MAX_CONTAINERS = 1000
 
 
 class PharmacySettings(BaseSettings):
@@ -40,6 +50,15 @@ class PharmacySettings(BaseSettings):
 
     do_not_dispense_days: int = Field(default=0, ge=0)
     label_patient_name: bool = False
+    #: Use-by of a bag whose product is not thawed (EV, exosome) or of a placebo bag, from preparation.
+    bag_use_hours: Decimal = Field(default=Decimal(24), gt=0, le=720)
+    #: A lot is released only at or above this post-thaw viability (cell products).
+    release_min_viability: Decimal = Field(default=Decimal(70), gt=0, le=100)
+    #: ISBT 128 product codes by product name (site configuration from the ICCBBA database), JSON:
+    #: ``DOSING_PRODUCT_CODES='{"UC-MSC": "S1398V00"}'``.
+    product_codes: dict[str, str] = Field(default_factory=dict)
+    #: The facility that prepares bags (printed on the label).
+    facility: str = "Investigational drug pharmacy"
 
 
 def get_pharmacy_settings() -> PharmacySettings:
@@ -116,10 +135,16 @@ def _registered(row: LotRecord) -> RegisteredLot:
     )
 
 
-def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime) -> RegisteredLot:
-    """Register a validated lot (one transaction, audited). A lot is registered once."""
+def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime, containers: int = 1) -> RegisteredLot:
+    """Register a validated lot received as ``containers`` containers of ``lot.volume`` each (one
+    transaction, audited: the lot and one "received" stock movement per container). A lot is
+    registered once."""
     if as_of.tzinfo is None:
         raise DosingError("as of", "date-time with a UTC offset", f"{as_of.isoformat()} has no offset")
+    if not 1 <= containers <= MAX_CONTAINERS:
+        raise DosingError(
+            "containers", f"1 to {MAX_CONTAINERS} containers per lot", f"{containers} containers received"
+        )
     row = LotRecord(
         identifier=lot.identifier,
         product=lot.product,
@@ -140,6 +165,19 @@ def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime) -> Registere
 
             session.add(row)
             session.flush()
+            assert row.id is not None
+            received = [
+                add_movement(
+                    session,
+                    lot_id=row.id,
+                    container=number,
+                    kind=Movement.RECEIVED,
+                    volume_ml=lot.volume.value,
+                    at=as_of,
+                    by=actor,
+                )
+                for number in range(1, containers + 1)
+            ]
             _audit(
                 session,
                 actor=actor,
@@ -147,8 +185,8 @@ def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime) -> Registere
                 action="lot.registered",
                 entity="lot",
                 entity_id=row.id,
-                after=lot.model_dump(mode="json"),
-                rows=[row],
+                after={**lot.model_dump(mode="json"), "containers": containers},
+                rows=[row, *received],
             )
     except IntegrityError as error:
         if _is_duplicate(store, lot.identifier):

@@ -17,3 +17,7 @@ def lot() -> Lot:
 @pytest.fixture
 def first_dose() -> DoseToPrepare:
     return high_dose_62kg()[0]
+
+
+# The store tests' databases (SQLite file and a PostgreSQL schema per test), for the custody tests.
+from tests.store.conftest import pg_schema_url, sqlite_url, store_url  # noqa: E402, F401

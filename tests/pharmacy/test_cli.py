@@ -68,6 +68,7 @@ def test_lots_add_and_list(db):
     assert (lot["identifier"], lot["check_character"], lot["days_to_expiry"]) == ("G123498654321", "H", 30)
     assert lot["concentration"] == {"value": 2000000, "amount_unit": "{cells}", "unit": "{cells}/mL"}
     assert lot["registered_by"] == "tester"
+    assert (lot["status"], lot["received_ml"], lot["remaining_ml"]) == ("available", "50", "50")
 
 
 @pytest.mark.parametrize(

@@ -98,13 +98,14 @@ def _scripts(store):
 
 
 def test_schema_has_the_lots_table_after_the_ledgers(store):
-    # 0001 (ledger) -> pharmacy_0001 (lots) -> 0002 (the audit log's late_planned_id) -> ...
+    # 0001 (ledger) -> pharmacy_0001 (lots) -> 0002 -> 0003 (accounts, chain) -> ... -> custody_0001
     head = store.head_revision()
     assert store.current_revision() == head
-    assert {"0001", "pharmacy_0001", "0002"} <= {
+    assert {"0001", "pharmacy_0001", "0002", "0003", "custody_0001"} <= {
         script.revision for script in _scripts(store).iterate_revisions(head, "base")
     }
-    assert "lots" in inspect(store.engine).get_table_names()
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"lots", "stock_movements", "preparations", "preparation_events", "container_thaws"} <= tables
 
 
 def test_register_and_list_lots_soonest_expiry_first(store):

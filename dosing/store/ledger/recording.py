@@ -44,6 +44,7 @@ def _record_outcome(
     kind: str,
     outcome_fields: Callable[[Session, t.Enrollment, t.PlannedAdministration, date], dict[str, Any]],
     reason: str | None,
+    within: Callable[[Session, t.AdministrationEvent], list[Any]] | None = None,
 ) -> int:
     """The first record of a planned dose (``kind`` given or skipped) and its audit entry, in one
     transaction; ``outcome_fields`` gives what the record of that kind says."""
@@ -66,6 +67,7 @@ def _record_outcome(
         )
         session.add(event)
         session.flush()
+        also = within(session, event) if within is not None else []
         _audit(
             session,
             actor=request.actor,
@@ -77,7 +79,7 @@ def _record_outcome(
             subject_code=subject.code,
             reason=reason,
             after={"dose": request.sequence, **_row_json(event, skip=("id", "planned_id", "subject_id"))},
-            rows=[event],
+            rows=[event, *also],
             signature=request.signature,
         )
         assert event.id is not None
@@ -86,10 +88,17 @@ def _record_outcome(
     return _with_refusal(store, request.subject_code, request.sequence, work)
 
 
-def record_given(store: Store, request: GivenRequest, audit_reason: str | None = None) -> int:
+def record_given(
+    store: Store,
+    request: GivenRequest,
+    audit_reason: str | None = None,
+    within: Callable[[Session, t.AdministrationEvent], list[Any]] | None = None,
+) -> int:
     """Record a given administration; refuses a second record of the same dose. Returns the record id.
 
-    ``audit_reason`` marks a late entry ("late entry: ...") in the audit log."""
+    ``audit_reason`` marks a late entry ("late entry: ...") in the audit log. ``within`` runs in the same
+    transaction once the record is written (the pharmacy's bedside bag scan): the rows it returns are
+    audited and signed with the record, and a refusal it raises leaves nothing recorded."""
 
     def given(
         session: Session, enrollment: t.Enrollment, planned: t.PlannedAdministration, earliest: date
@@ -100,7 +109,7 @@ def record_given(store: Store, request: GivenRequest, audit_reason: str | None =
         fields = _given_fields(planned, enrollment, request, None, earliest)
         return _with_registered_lot(session, enrollment, fields)
 
-    return _record_outcome(store, request, "given", given, reason=audit_reason)
+    return _record_outcome(store, request, "given", given, reason=audit_reason, within=within)
 
 
 def record_skipped(store: Store, request: SkipRequest) -> int:
