@@ -144,6 +144,11 @@ class DosingCLI:
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         self.login(user, clock)
+        if args and args[0] == "enroll" and "--age" not in args:
+            # A test about something else enrolls an eligible patient (tests/eligible.py).
+            from tests.eligible import ELIGIBLE_OPTIONS
+
+            args = (*args, *ELIGIBLE_OPTIONS)
         if _signs(args) and "--password-stdin" not in args:
             args = (*args, "--password-stdin")
             input = (password or PASSWORD) + "\n" + (input or "")

@@ -16,6 +16,7 @@ import os
 import click
 
 from dosing.cli.output import emit_json, json_option, table
+from dosing.cli.params import known_site
 
 
 def _base_url(given: str | None) -> str:
@@ -53,9 +54,13 @@ def feeds() -> None:
 
 @feeds.command("create")
 @click.option(
-    "--ward", "ward", metavar="SITE", help="A ward's calendar: the site's doses, yesterday to 4 weeks on."
-)
-@click.option("--site", "site", metavar="SITE", help="Every dose of every subject at the site, all dates.")
+    "--ward", "ward", metavar="SITE", callback=known_site,
+    help="A ward's calendar: the site's doses, yesterday to 4 weeks on.",
+)  # fmt: skip
+@click.option(
+    "--site", "site", metavar="SITE", callback=known_site,
+    help="Every dose of every subject at the site, all dates.",
+)  # fmt: skip
 @click.option("--subject", "subject", metavar="CODE", help="One subject's doses and checks.")
 @click.option("--base-url", help="The web application's public address (DOSING_WEB_URL).")
 @json_option

@@ -75,6 +75,9 @@ def test_a_10_kb_note_or_reason_is_refused_by_its_rule_on_both_databases(dosing:
 
 def test_a_1000_character_review_note_fits_the_audit_log_on_both_databases(dosing: DosingCLI) -> None:
     _enrolled(dosing)
+    # A cohort is reviewed safe once its member was dosed and the 30-day safety window has passed.
+    dosing("record", "S-001", "--dose", "1", "--at", "2026-12-01T09:30", "--lot", "L123",
+           clock="2026-12-01T11:00+08:00")  # fmt: skip
     note = "reviewed by the safety committee; " * 30  # 1,020 characters
     dosing("cohorts", "NCT04822922", "--review", "1", "--safe", "--reviewed-on", "2027-01-05",
            "--notes", note, clock="2027-01-05T10:00+08:00")  # fmt: skip
