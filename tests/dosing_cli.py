@@ -82,8 +82,12 @@ def faketime_env(clock: str) -> dict[str, str]:
 class DosingCLI:
     """``dosing(*args, ok=True, clock=None, user=TESTER, password=None, input=None)``."""
 
-    def __init__(self, tmp_path: Path, database_url: str | None = None, **env: str) -> None:
+    def __init__(
+        self, tmp_path: Path, database_url: str | None = None, *, eligible_by_default: bool = True, **env: str
+    ) -> None:
         self.tmp_path = tmp_path
+        #: Enroll an eligible patient unless the test gives the inclusion inputs itself.
+        self.eligible_by_default = eligible_by_default
         self.env = {
             **os.environ,
             "XDG_DATA_HOME": str(tmp_path / "data"),
@@ -144,7 +148,7 @@ class DosingCLI:
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         self.login(user, clock)
-        if args and args[0] == "enroll" and "--age" not in args:
+        if self.eligible_by_default and args and args[0] == "enroll" and "--age" not in args:
             # A test about something else enrolls an eligible patient (tests/eligible.py).
             from tests.eligible import ELIGIBLE_OPTIONS
 
