@@ -55,6 +55,9 @@ def parse_date_or_instant(text: str, field: str) -> date | datetime:
                 )
             return plausible_date(moment, field)
         return plausible_date(date.fromisoformat(text), field)
+    except DosingError:
+        # A DosingError is a ValueError too: a date outside the plausible years keeps its own rule.
+        raise
     except ValueError as error:
         raise DosingError(field, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
 

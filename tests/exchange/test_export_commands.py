@@ -74,7 +74,7 @@ def test_a_folder_without_write_permission_is_refused(dosed_url: str, tmp_path: 
 def test_an_unknown_site_or_protocol_is_refused_with_the_known_ones(dosed_url: str, tmp_path: Path) -> None:
     result = _run(dosed_url, "export", "sdtm", "--site", "nowhere", "-o", str(tmp_path), "--as-of", AS_OF)
     assert result.exit_code == 2
-    assert "error: site: unknown site 'nowhere' (rule: one of the known sites (" in result.stderr
+    assert "error: site: unknown site 'nowhere' (rule: a site of a protocol in the library (" in result.stderr
     assert "renji-shanghai" in result.stderr
     result = _run(dosed_url, "export", "fhir", "--protocol", "NCT0", "-o", str(tmp_path))
     assert result.exit_code == 2 and "unknown protocol 'NCT0'" in result.stderr

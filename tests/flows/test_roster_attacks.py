@@ -25,15 +25,20 @@ from tests.store.conftest import pg_schema_url, sqlite_url  # noqa: F401 (fixtur
 
 ENROLLED_ON = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DOSING = Path(sys.executable).parent / "dosing"
-HEADER = "subject_code,protocol,arm,weight,anchor,site,dose_per_kg\n"
+HEADER = (
+    "subject_code,protocol,arm,weight,anchor,site,dose_per_kg,"
+    "age,creatinine,bilirubin,inr,albumin,ascites,encephalopathy\n"
+)
+#: The inclusion inputs of an eligible patient (tests/eligible.py), as roster cells.
+ELIGIBLE = "50,1.5 mg/dL,10 mg/dL,1.8,3.0 g/dL,mild,none"
 
 
 def _row(code: str, anchor: str = "2026-12-01", weight: str = "62 kg") -> str:
-    return f"{code},NCT05871463,,{weight},{anchor},rigld-tehran,\n"
+    return f"{code},NCT05871463,,{weight},{anchor},rigld-tehran,,{ELIGIBLE}\n"
 
 
 def _randomized_row(code: str) -> str:
-    return f"{code},MSC-ACLF-WEEKLY,,70 kg,2026-12-01,site-1,5 x10^5 cells/kg\n"
+    return f"{code},MSC-ACLF-WEEKLY,,70 kg,2026-12-01,site-1,5 x10^5 cells/kg,{ELIGIBLE}\n"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -70,7 +75,7 @@ def test_a_row_off_the_calendar_is_reported_by_its_line_and_the_others_are_enrol
     )
     summary = _enroll(database, roster)
     assert [(item["line"], item["field"]) for item in summary["rejected"]] == [(3, "anchor")]
-    assert "off the calendar" in summary["rejected"][0]["reason"]
+    assert "outside the years a record can have" in summary["rejected"][0]["reason"]
     assert [item["line"] for item in summary["enrolled"]] == [2, 4, 5]
     assert _enrolled_codes(database) == ["T-001", "T-003", "T-004"]
 
