@@ -83,4 +83,6 @@ def _demo_data(pharmacist: Context, coordinator: Context) -> None:
             weight="62kg",
             arm="low",
             anchor=(today - timedelta(days=days_ago)).isoformat(),
+            age="50", creatinine="1.5 mg/dL", bilirubin="10 mg/dL", inr="1.8", albumin="3.0 g/dL",
+            ascites="mild", encephalopathy="none",
         )

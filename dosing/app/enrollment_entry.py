@@ -46,8 +46,16 @@ def enroll_typed(
     weight_measured_on: str | None = None,
     override_allocation: bool = False,
     reason: str | None = None,
+    age: str | None = None,
+    creatinine: str | None = None,
+    bilirubin: str | None = None,
+    inr: str | None = None,
+    albumin: str | None = None,
+    ascites: str | None = None,
+    encephalopathy: str | None = None,
 ) -> Enrollment:
     from dosing.catalog import get_protocol
+    from dosing.cli.enrollment import eligibility_inputs
     from dosing.plan import check_study_takes_patients
     from dosing.units import parse_dose_per_kg, parse_weight
 
@@ -74,7 +82,12 @@ def enroll_typed(
             else None,
             override_allocation=override_allocation,
             reason=reason or None,
-        )
+            # The inputs of the protocol's inclusion criteria, typed as `dosing enroll` takes them.
+            eligibility=eligibility_inputs(
+                age=age, creatinine=creatinine, bilirubin=bilirubin, inr=inr, albumin=albumin,
+                ascites=ascites, encephalopathy=encephalopathy,
+            ),
+        )  # fmt: skip
     except ValidationError as error:
         raise from_validation_error(error) from error
     return use_case.enroll(ctx, form)

@@ -92,6 +92,14 @@ class EnrollIn(BaseModel):
     )
     site: str | None = Field(default=None, max_length=64)
     dose_per_kg: str | None = Field(default=None, max_length=40)
+    #: The inputs of the protocol's inclusion criteria, with units as `dosing enroll` takes them.
+    age: str | None = Field(default=None, max_length=8)
+    creatinine: str | None = Field(default=None, max_length=32, description="e.g. 1.5 mg/dL")
+    bilirubin: str | None = Field(default=None, max_length=32, description="e.g. 10 mg/dL")
+    inr: str | None = Field(default=None, max_length=16)
+    albumin: str | None = Field(default=None, max_length=32, description="e.g. 3.0 g/dL")
+    ascites: str | None = Field(default=None, max_length=16)
+    encephalopathy: str | None = Field(default=None, max_length=16)
 
 
 class RescheduleIn(BaseModel):

@@ -107,6 +107,8 @@ def world(tmp_path: Path, web_clock: WebClock) -> Iterator[World]:
             weight="62kg",
             arm="low",
             anchor=anchor,
+            age="50", creatinine="1.5 mg/dL", bilirubin="10 mg/dL", inr="1.8", albumin="3.0 g/dL",
+            ascites="mild", encephalopathy="none",
         )
     web_clock.set(WARD_MORNING)
     yield found

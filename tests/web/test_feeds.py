@@ -101,4 +101,4 @@ def test_dosing_feeds_create_list_revoke(tmp_path: Path) -> None:
     listed = json.loads(dosing("feeds", "list", "--json", clock=clock).stdout)
     assert listed[0]["revoked_at"] is not None
     refused = dosing("feeds", "create", "--ward", "nowhere", ok=False, clock=clock)
-    assert refused.returncode == 2 and "error: target:" in refused.stderr
+    assert refused.returncode == 2 and "error: site: unknown site 'nowhere'" in refused.stderr

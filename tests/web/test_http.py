@@ -163,6 +163,17 @@ def test_enrollment_through_the_page_validates_like_the_cli(client: TestClient, 
         },
     )
     assert bare.status_code == 422 and "weight" in bare.text, "a bare number never crosses a boundary"
+    without_age = client.post(
+        "/coordinator/enroll",
+        data={
+            "csrf": csrf,
+            "protocol_id": "NCT04822922",
+            "subject_code": "S-003",
+            "weight": "62kg",
+            "arm": "low",
+        },
+    )
+    assert without_age.status_code == 422 and "age" in without_age.text, "the inclusion inputs are asked for"
     done = client.post(
         "/coordinator/enroll",
         data={
@@ -171,6 +182,7 @@ def test_enrollment_through_the_page_validates_like_the_cli(client: TestClient, 
             "subject_code": "S-003",
             "weight": "62kg",
             "arm": "low",
+            "age": "50",
         },
     )
     assert done.status_code == 303 and done.headers["location"] == "/coordinator/subjects/S-003"

@@ -107,6 +107,13 @@ def enroll(
     anchor: str = Form("", max_length=40),
     site: str = Form("", max_length=64),
     dose_per_kg: str = Form("", max_length=40),
+    age: str = Form("", max_length=8),
+    creatinine: str = Form("", max_length=32),
+    bilirubin: str = Form("", max_length=32),
+    inr: str = Form("", max_length=16),
+    albumin: str = Form("", max_length=32),
+    ascites: str = Form("", max_length=16),
+    encephalopathy: str = Form("", max_length=16),
 ) -> Response:
     ctx = context(request)
     enrollment = enroll_typed(
@@ -118,7 +125,9 @@ def enroll(
         anchor=anchor or None,
         site=site or None,
         dose_per_kg=dose_per_kg or None,
-    )
+        age=age, creatinine=creatinine, bilirubin=bilirubin, inr=inr, albumin=albumin,
+        ascites=ascites, encephalopathy=encephalopathy,
+    )  # fmt: skip
     return RedirectResponse(f"/coordinator/subjects/{enrollment.subject_code}", status_code=303)
 
 
