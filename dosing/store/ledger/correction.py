@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,10 @@ def correct(store: Store, request: CorrectionRequest) -> int:
                 f"record {request.record_id} is not in effect for dose {request.sequence}; "
                 f"record {tail.id} is",
             )
-        if tail.recorded_at >= _utc(request.as_of):
+        asked = _utc(request.as_of)
+        # A record stamped long after the request is no concurrent change: it can only be a row from
+        # before the server clock stamped records (a typed --as-of), and it must stay correctable.
+        if asked <= tail.recorded_at < asked + timedelta(hours=1):
             # Whoever asked for this correction could not have seen a record made at or after the
             # moment they asked: two corrections of one dose at the same moment keep the first, on
             # SQLite (writers take turns, so the second would otherwise correct the first) as on
