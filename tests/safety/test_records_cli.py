@@ -96,7 +96,9 @@ def test_as_of_in_1900_is_refused(dosing: Run) -> None:
 
 def test_a_dose_before_enrollment_is_refused(dosing: Run) -> None:
     before = _enrolled(dosing)
-    refused(_record(dosing, at="2026-11-10T10:00"), "at", "before enrollment on 2026-12-01")
+    # Entered as a late entry (with its reason), it is still refused: no dose precedes the enrollment.
+    late = ("--late-reason", "paper chart")
+    refused(_record(dosing, *late, at="2026-11-10T10:00"), "at", "before enrollment on 2026-12-01")
     assert audit_count(dosing) == before
 
 
