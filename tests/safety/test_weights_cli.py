@@ -94,7 +94,7 @@ def test_prep_refuses_a_current_weight_no_adult_has(dosing: Run, tmp_path) -> No
 
 
 def test_a_roster_row_with_a_weight_no_adult_has_is_rejected(dosing: Run, store_url: str) -> None:
-    from dosing.app.flow_actor import flow_context
+    from dosing.app.flow_actor import task_context
     from dosing.store import open_store
     from flows.enroll import enroll_rows
     from flows.roster import parse_roster
@@ -104,7 +104,8 @@ def test_a_roster_row_with_a_weight_no_adult_has_is_rejected(dosing: Run, store_
                           "R-2,NCT04822922,low,62 kg,2026-12-01,renji-shanghai,50\n")  # fmt: skip
     assert roster.rejected == []
     store = open_store(store_url)
-    outcome = enroll_rows(flow_context(store, "enroll-roster"), roster.rows)
+    # The roster flow's tasks act as the coordinator who started it (the test account).
+    outcome = enroll_rows(task_context(store, "tester", "enroll-roster"), roster.rows)
     store.dispose()
     assert [row["subject_code"] for row in outcome["enrolled"]] == ["R-2"]
     assert [(row["subject_code"], row["field"]) for row in outcome["rejected"]] == [("R-1", "weight")]
