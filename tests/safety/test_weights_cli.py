@@ -104,7 +104,8 @@ def test_a_roster_row_with_a_weight_no_adult_has_is_rejected(dosing: Run, store_
                           "R-2,NCT04822922,low,62 kg,2026-12-01,renji-shanghai,50\n")  # fmt: skip
     assert roster.rejected == []
     store = open_store(store_url)
-    # The roster flow's tasks act as the coordinator who started it (the test account).
+    # The roster flow's tasks act as the coordinator who started it (the test account, logged in).
+    dosing("whoami", ok=True)
     outcome = enroll_rows(task_context(store, "tester", "enroll-roster"), roster.rows)
     store.dispose()
     assert [row["subject_code"] for row in outcome["enrolled"]] == ["R-2"]
