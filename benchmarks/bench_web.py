@@ -57,8 +57,11 @@ def seed(url: str, subjects: int) -> list[str]:
         # Anchors from three weeks ago to three weeks ahead: some doses given late or missed, some today.
         anchor = date.today() + timedelta(days=(number % 42) - 21)
         enroll_typed(
-            ctx, protocol_id="NCT05871463", subject_code=code, weight="70kg", anchor=anchor.isoformat()
-        )
+            ctx, protocol_id="NCT05871463", subject_code=code, weight="70kg", anchor=anchor.isoformat(),
+            # The inclusion inputs NCT05871463 asks for (age; Child-Pugh class B: 9 points).
+            age="50", bilirubin="2.5 mg/dL", albumin="3.0 g/dL", inr="1.8",
+            ascites="mild", encephalopathy="none",
+        )  # fmt: skip
         codes.append(code)
     store.dispose()
     return codes

@@ -844,3 +844,32 @@ def test_enrollment_does_not_depend_on_a_nominal_lot(store: Store, monkeypatch: 
     dose = ledger.subject_view(store, "S-001", at("2026-12-01T01:00:00+00:00")).doses[0]
     assert dose.ordered_dose == Amount(value=Decimal("1.92E+8"), unit=AmountUnit.CELLS)
     assert dose.final_volume is not None and dose.final_volume.value == 100
+
+
+def test_overdue_rows_of_a_total_course_say_what_each_subject_received_as_its_own_view_does(
+    store: Store,
+) -> None:
+    # NCT05871463, 40 mg over three weeks: the overdue list reads every such subject's course in one
+    # batch; each row must say what that subject's own view says.
+    tehran = "+03:30"
+    for number in (1, 2, 3):
+        ledger.enroll(
+            store,
+            enrollment("NCT05871463", f"E-00{number}", weight="58 kg", anchor=date(2026, 12, 1),
+                       as_of="2026-11-30T12:00:00+00:00"),
+        )  # fmt: skip
+    given(store, 1, f"2026-12-01T10:00:00{tehran}", subject="E-001", as_of=f"2026-12-01T11:00:00{tehran}")
+    given(store, 1, f"2026-12-01T10:30:00{tehran}", subject="E-002", as_of=f"2026-12-01T11:00:00{tehran}")
+    ledger.record_skipped(
+        store,
+        SkipRequest(subject_code="E-002", sequence=2, reason="held", actor="dr-b",
+                    as_of=at(f"2026-12-07T08:00:00{tehran}")),
+    )  # fmt: skip
+    as_of = at(f"2026-12-20T12:00:00{tehran}")
+    rows = ledger.overdue(store, as_of)
+    assert {row.subject_code for row in rows} == {"E-001", "E-002", "E-003"}
+    for row in rows:
+        course = ledger.subject_view(store, row.subject_code, as_of).course
+        assert course is not None and row.course == course.describe()
+    courses = {row.subject_code: row.course for row in rows}
+    assert courses["E-003"] == "0 mg of 40 mg delivered (40 mg forfeited)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import pendulum
 from sqlalchemy import func, select, text
@@ -52,7 +52,10 @@ def _local(moment: datetime, timezone: str) -> datetime:
     return moment.astimezone(_zone(timezone))
 
 
-def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
+_Item = TypeVar("_Item")
+
+
+def _chunks(items: Sequence[_Item]) -> Iterable[Sequence[_Item]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 

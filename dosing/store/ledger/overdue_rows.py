@@ -175,11 +175,12 @@ def overdue(store: Store, as_of: datetime) -> list[OverdueRow]:
 
 
 def _with_course(store: Store, rows: list[OverdueRow], as_of: datetime) -> list[OverdueRow]:
-    """Rows of a total-over-period regimen say what the subject received of the total (few subjects:
-    only protocols dosed as a total are read again)."""
+    """Rows of a total-over-period regimen say what the subject received of the total (only subjects
+    of protocols dosed as a total are read again, all of them in one batch: the same views as
+    ``subject_view`` builds one by one)."""
     from dosing.catalog import get_protocol
     from dosing.protocol import TotalSplit
-    from dosing.store.ledger.reading import subject_view
+    from dosing.store.ledger.views import _views
 
     totals = {
         row.protocol_id
@@ -188,11 +189,20 @@ def _with_course(store: Store, rows: list[OverdueRow], as_of: datetime) -> list[
     }
     if not totals:
         return rows
+    codes = sorted({row.subject_code for row in rows if row.protocol_id in totals})
     courses: dict[str, str | None] = {}
-    for row in rows:
-        if row.protocol_id in totals and row.subject_code not in courses:
-            course = subject_view(store, row.subject_code, as_of).course
-            courses[row.subject_code] = course.describe() if course is not None else None
+    with store.session() as session:
+        for chunk in _chunks(codes):
+            pairs = [
+                (found[0], found[1])
+                for found in session.execute(
+                    select(t.Subject, t.Enrollment)
+                    .join(t.Enrollment, col(t.Enrollment.subject_id) == col(t.Subject.id))
+                    .where(col(t.Subject.code).in_(chunk))
+                ).all()
+            ]
+            for view in _views(session, pairs, as_of):
+                courses[view.subject_code] = view.course.describe() if view.course is not None else None
     return [
         _overdue_row({**row.__dict__, "course": courses.get(row.subject_code)})
         if row.protocol_id in totals
