@@ -41,9 +41,38 @@ def _validation_message(error: ValidationError) -> tuple[str, str]:
     return ".".join(parts) or "protocol", message
 
 
+#: A protocol is a few levels deep and names few aliases; more is a broken or hostile file (the
+#: YAML composer recurses per level and crashes the interpreter at ~50,000, and aliases multiply).
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 100
+
+
+def _check_yaml_shape(text: str, source: str) -> None:
+    depth = aliases = 0
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+               yaml.FlowSequenceStartToken)  # fmt: skip
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    for token in yaml.scan(text, Loader=_SAFE_LOADER):
+        if isinstance(token, opening):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ProtocolError(
+                    source, f"YAML nested at most {MAX_YAML_DEPTH} levels", "the file nests deeper"
+                )
+        elif isinstance(token, closing):
+            depth -= 1
+        elif isinstance(token, yaml.AliasToken):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise ProtocolError(
+                    source, f"at most {MAX_YAML_ALIASES} YAML aliases", "the file repeats more aliases"
+                )
+
+
 def parse_protocol(text: str, *, source: str) -> Protocol:
     """Validate one protocol file's text; errors name the file, the field and the rule."""
     try:
+        _check_yaml_shape(text, source)
         data: Any = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as error:
         raise ProtocolError(source, "valid YAML", str(error).replace("\n", " ")) from error
@@ -62,7 +91,13 @@ def parse_protocol(text: str, *, source: str) -> Protocol:
 
 def load_protocol_file(path: Path) -> Protocol:
     try:
+        if path.exists() and not path.is_file():
+            # A folder, /dev/zero, a FIFO: reading it would fail or never end.
+            raise ProtocolError(str(path), "a readable protocol file", "not a regular file")
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        why = f"byte {error.start} is not UTF-8 (save the file as UTF-8)"
+        raise ProtocolError(path.name, "a UTF-8 YAML text file", why) from error
     except OSError as error:
         raise ProtocolError(str(path), "a readable protocol file", error.strerror or str(error)) from error
     return parse_protocol(text, source=path.name)

@@ -82,6 +82,19 @@ Description = Annotated[str, text_rule(500, multiline=True)]
 Note = Annotated[str, text_rule(2000, multiline=True)]
 
 
+def checked_reason(value: str, *, field: str = "reason", max_length: int = 500) -> str:
+    """A one-line reason typed outside a request model (a lot's status, a bag leaving, an account
+    disabled), held to the same rule as :data:`Reason`; a DosingError naming ``field`` otherwise."""
+    from dosing.errors import DosingError
+
+    if len(value) > max_length:
+        raise DosingError(field, f"at most {max_length} characters", f"{len(value)} characters is too long")
+    character = forbidden_character(value, multiline=False)
+    if character is not None:
+        raise DosingError(field, CONTROL_RULE, f"contains the control character U+{ord(character):04X}")
+    return value
+
+
 def printable(text: str) -> str:
     """``text`` safe to print on a terminal: control characters shown as escapes, never sent raw.
 

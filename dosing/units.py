@@ -88,6 +88,9 @@ def split_quantity(text: str, field: str) -> tuple[Decimal, str]:
         raise UnitError(field, "quantity with a unit", f"{text!r} has no valid number") from error
     if match["exponent"] is not None:
         number = number.scaleb(int(match["exponent"]))
+    if number and not -30 <= number.adjusted() <= 30:
+        # 1e400 kg is a slip of the keyboard, and it would overflow every figure computed from it.
+        raise UnitError(field, "a number between 10^-30 and 10^30", f"{text!r} is out of any plausible range")
     return number, match["unit"]
 
 
@@ -327,6 +330,7 @@ def parse_weight(text: str, *, allow_pounds: bool = False, field: str = "weight"
 
 def parse_volume(text: str, *, field: str = "volume") -> Volume:
     number, unit = split_quantity(text, field)
+    _check_finite_positive(number, field)
     if unit.lower() in _ML_ALIASES:
         return Volume(value=number)
     if unit.lower() == "l":
@@ -346,6 +350,7 @@ def parse_amount(text: str, *, field: str = "amount", default_unit: AmountUnit |
     if unit == "" and default_unit is None:
         raise UnitError(field, "amount with a unit", f"{text!r} has no unit (cells, particles or mg)")
     amount_unit = default_unit if unit == "" and default_unit else parse_amount_unit(unit, field=field)
+    _check_finite_positive(number, field, allow_zero=True)
     return Amount(value=number, unit=amount_unit)
 
 

@@ -149,6 +149,9 @@ def _row_from_cells(line: int, cells: dict[str, str], allow_pounds: bool) -> Ros
 def read_roster_text(path: Path) -> str:
     """The roster file's text; a file that is not UTF-8 text (a spreadsheet, a binary) is refused."""
     try:
+        if not path.is_file():
+            # /dev/zero, a FIFO: reading it would never end.
+            raise DosingError("roster", "a readable CSV file", f"{path} is not a regular file")
         data = path.read_bytes()
     except OSError as error:
         raise DosingError("roster", "a readable CSV file", f"{path}: {error.strerror or error}") from error
@@ -162,6 +165,18 @@ def read_roster_text(path: Path) -> str:
             "a UTF-8 CSV text file",
             f"{path.name}: byte {error.start} is not UTF-8 (save the roster as CSV UTF-8)",
         ) from error
+
+
+def check_roster_header(text: str) -> None:
+    """Refuse a roster whose header holds no roster (empty, a column named twice, a column missing):
+    a DosingError naming ``header``, before any row is read."""
+    first_line = text.splitlines()[0] if text.strip() else ""
+    for rejected in parse_roster(first_line).rejected:
+        raise DosingError(
+            "header",
+            f"a header line naming each of {', '.join(REQUIRED_COLUMNS)} once",
+            rejected.reason,
+        )
 
 
 def parse_roster(text: str, *, allow_pounds: bool = False) -> Roster:

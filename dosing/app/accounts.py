@@ -23,6 +23,7 @@ from dosing.app.passwords import check_policy, hash_password, password_matches
 from dosing.app.policy import get_policy
 from dosing.app.roles import Role, parse_roles, roles_text
 from dosing.errors import DosingError
+from dosing.free_text import checked_reason
 from dosing.store import accounts as stored
 from dosing.store import tables as t
 from dosing.store.db import Store
@@ -159,7 +160,7 @@ def _existing(session: object, username: str) -> t.Account:
 
 def disable_user(ctx: Context, username: str, reason: str) -> None:
     require(ctx, "manage_accounts")
-    if not reason.strip():
+    if not checked_reason(reason.strip()):
         raise DosingError("reason", "disabling an account says why", "no reason given")
     from dosing.store.ledger.audit_entry import _audit
 
@@ -172,7 +173,7 @@ def disable_user(ctx: Context, username: str, reason: str) -> None:
         ended = stored.end_sessions(session, _id(account), clock.now(), "disabled")
         _audit(
             session, actor=ctx.actor.username, at=clock.now(), action="account_disabled", entity="accounts",
-            entity_id=account.id, reason=reason.strip()[:500],
+            entity_id=account.id, reason=reason.strip(),
             after={"username": account.username, "sessions_ended": ended},
         )  # fmt: skip
 

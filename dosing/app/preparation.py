@@ -21,6 +21,7 @@ from dosing.app.authority import audit_refusal, require
 from dosing.app.context import Context
 from dosing.catalog import get_protocol
 from dosing.errors import HardStop
+from dosing.free_text import checked_reason
 from dosing.pharmacy.custody import (
     BagState,
     check_at_bedside,
@@ -402,7 +403,7 @@ def release(ctx: Context, bag_id: str, password: str) -> Bag:
 
 
 def _reason(reason: str) -> str:
-    text = reason.strip()
+    text = checked_reason(reason.strip())
     if not text:
         raise HardStop("reason", "a bag leaves the chain of custody with a reason", "give the reason")
     return text[:500]

@@ -16,6 +16,7 @@ from dosing.app.authority import require
 from dosing.app.context import Context
 from dosing.catalog import library
 from dosing.errors import DosingError, HardStop
+from dosing.free_text import checked_reason
 from dosing.pharmacy.stock import LotStatus, StockTally, check_lot_status_change, elapsed_hours
 from dosing.store.ledger.audit_entry import _audit
 from dosing.store.lots import (
@@ -189,7 +190,7 @@ def change_lot_status(
     require(ctx, "change_lot_status")
     if status not in MEANINGS:
         raise DosingError("status", "quarantined, released or retired", f"{status}")
-    why = reason.strip()
+    why = checked_reason(reason.strip())
     if not why:
         raise HardStop("reason", "a lot's status changes with a reason", "give the reason")
     signature = sign(ctx, password, MEANINGS[status])

@@ -103,6 +103,11 @@ class LazyGroup(click.Group):
         except DosingError as error:
             _report(error)
             ctx.exit(2)
+        except click.UsageError as error:
+            # Click's own refusals (a value that is not a number, a missing option, an unknown
+            # option) in the same one-line form as every other bad input, naming the option.
+            _report(usage_refusal(error))
+            ctx.exit(2)
         except Exception as error:
             from dosing.store.database_errors import database_refusal
 
@@ -113,6 +118,24 @@ class LazyGroup(click.Group):
             # Bad data the database refused is the user's to fix (2); an unreachable or locked
             # database is not (1).
             ctx.exit(2 if refusal.field == "database" else 1)
+
+
+def usage_refusal(error: click.UsageError) -> Any:
+    """A click usage error as a DosingError: the option or argument is the field, the command's usage
+    is the rule."""
+    from dosing.errors import DosingError
+
+    field = "usage"
+    param = getattr(error, "param", None)
+    option_name = getattr(error, "option_name", None)
+    if param is not None:
+        names = [opt for opt in param.opts if opt.startswith("--")] or list(param.opts)
+        field = names[0] if names else str(param.name)
+    elif option_name:
+        field = option_name
+    field = field.lstrip("-").replace("-", " ").replace("_", " ") or "usage"
+    command = error.ctx.command_path if error.ctx is not None else "dosing"
+    return DosingError(field, f"the options and arguments of `{command} --help`", error.format_message())
 
 
 def _report(error: Any) -> None:

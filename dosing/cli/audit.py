@@ -14,7 +14,7 @@ from dosing.cli.session import signed_in
 @click.command()
 @click.argument("subject_code", required=False, metavar="[SUBJECT_CODE | verify]")
 @click.option("--protocol", "protocol_id", default=None)
-@click.option("--limit", type=int, default=None, help="Only the last N entries.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N entries.")
 @json_option
 def audit(subject_code: str | None, protocol_id: str | None, limit: int | None, as_json: bool) -> None:
     """The audit trail: who did what, when and why, and the signature (oldest first).
@@ -27,9 +27,17 @@ def audit(subject_code: str | None, protocol_id: str | None, limit: int | None, 
     if subject_code == "verify" and protocol_id is None and limit is None:
         _verify(reads.verify_audit(signed_in(store, "verify_audit")), as_json)
         return
-    entries = reads.audit_trail(
-        signed_in(store, "read_ledger"), subject_code=subject_code, protocol_id=protocol_id, limit=limit
-    )
+    reader = signed_in(store, "read_ledger")
+    # An unknown subject or study is refused, never an empty trail that reads as "nothing happened".
+    if protocol_id is not None:
+        from dosing.catalog import get_protocol
+
+        get_protocol(protocol_id)
+    if subject_code is not None:
+        from dosing.store import ledger
+
+        ledger.subject_protocol(store, subject_code)
+    entries = reads.audit_trail(reader, subject_code=subject_code, protocol_id=protocol_id, limit=limit)
     if as_json:
         emit_json(entries)
         return

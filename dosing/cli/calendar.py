@@ -80,6 +80,10 @@ def calendar(
     from dosing.cli.session import signed_in
     from dosing.store import open_store
 
+    if output is not None and str(output) != "-":
+        from dosing.cli.output_paths import writable_file
+
+        writable_file(output)
     start, end = _day(start_text, "--from"), _day(end_text, "--to")
     if start is not None and end is not None and end < start:
         raise DosingError("--to", "a last day on or after --from", f"{end} is before {start}")

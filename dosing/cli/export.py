@@ -97,6 +97,10 @@ def _export_csv(
     from dosing.cli.session import signed_in
     from dosing.exchange import exports
 
+    if output is not None:
+        from dosing.cli.output_paths import writable_file
+
+        writable_file(output)
     ctx = signed_in(ledger_store(), "export")
     selection = exports.Selection(protocol=protocol_id, site=site, as_of=moment_or_now(as_of_text, "UTC"))
     warnings: list[str] = []

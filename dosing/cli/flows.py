@@ -156,9 +156,11 @@ def enroll_roster_command(
     """Enroll every subject of a CSV roster; bad rows are reported with their line numbers."""
     if batch_size < 1:
         raise DosingError("batch size", "batch size >= 1", f"{batch_size} subjects per task")
-    from flows.roster import read_roster_text
+    from flows.roster import check_roster_header, read_roster_text
 
-    read_roster_text(roster)  # a binary or non-UTF-8 file is refused before Prefect starts (15-30 s)
+    # A binary or non-UTF-8 file, or a header that holds no roster, is refused before Prefect starts
+    # (15-30 s): the whole file is wrong, not a row of it.
+    check_roster_header(read_roster_text(roster))
 
     def call() -> dict[str, Any]:
         from flows.enroll import enroll_roster
@@ -345,6 +347,13 @@ def serve_command(
     limit: int | None,
 ) -> None:
     """Serve the sweep (daily) and the prep list (before each shift) in this process, until stopped."""
+    # The schedule's own values first: a typo is told at once, not after Prefect is reached.
+    sweep_time = _clock(sweep_at, "sweep at")
+    shift_times = tuple(_clock(shift, "shift") for shift in shifts)
+    if prep_hours < 1:
+        raise DosingError("prep hours", "prep hours >= 1", f"{prep_hours} is not a period to prepare for")
+    if limit is not None and limit < 1:
+        raise DosingError("limit", "limit >= 1 flow run at once", f"{limit} would run nothing")
     if not os.environ.get("PREFECT_API_URL"):
         raise DosingError(
             "PREFECT_API_URL",
@@ -362,8 +371,8 @@ def serve_command(
 
     deployments = site_deployments(
         zone,
-        sweep_at=_clock(sweep_at, "sweep at"),
-        shifts=tuple(_clock(shift, "shift") for shift in shifts),
+        sweep_at=sweep_time,
+        shifts=shift_times,
         prep_hours=prep_hours,
         site=site,
         prep_out=prep_out,

@@ -39,8 +39,8 @@ def given_options(*, correcting: bool) -> Callable[[Callable[..., Any]], Callabl
         click.option(
             "--at",
             "at_text",
+            # No explicit default: with one, click (8.3) runs a required option's command without it.
             required=not correcting,
-            default=None,
             help=described("Start of the administration (site time unless an offset)."),
         ),
         click.option("--end", "end_text", default=None, help=described("End of the administration.")),

@@ -105,6 +105,13 @@ def add_lot_command(
             "expiry": _expiry(expiry_text),
         }
     )
+    if lot.concentration.amount_unit is not unit:
+        # 2e6 mg/mL of a cell product is a slip: the register would hold a lot no dose can use.
+        raise DosingError(
+            "concentration",
+            f"{product} is counted in {unit.noun}: a concentration in {unit.noun} per mL",
+            f"{concentration_text!r} counts {lot.concentration.amount_unit.noun}",
+        )
     products = [p.product for p in library().values() if p.product.name.casefold() == product.casefold()]
     for definition in products:
         # A concentration no lot of the product has is a typo: refused before it reaches the register.
@@ -289,6 +296,8 @@ def _range_bound(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetim
                 day += timedelta(days=1)
             return datetime.combine(day, time(0), tzinfo=zone)
         moment = datetime.fromisoformat(text)
+    except DosingError:
+        raise  # a date outside the plausible years keeps its own rule
     except ValueError as error:
         raise DosingError(field, "ISO 8601 date or date-time", f"{text!r} is not one") from error
     plausible_date(moment, field)
@@ -368,6 +377,7 @@ def prep(
     """
     from dosing.app.stock import stock_list
     from dosing.catalog import get_protocol
+    from dosing.cli.output_paths import folder_to_write
     from dosing.pharmacy.render import LabelOptions, write_worksheet_files
     from dosing.pharmacy.stock import USABLE
     from dosing.pharmacy.worksheet import DoseToPrepare, build_worksheet, worksheet_with_first_expiring_lot
@@ -375,6 +385,7 @@ def prep(
     from dosing.store.ledger.safety_hold import study_hold
     from dosing.store.lots import dose_of_subject, doses_due, get_lot
 
+    folder_to_write(folder)
     as_of = _as_of(as_of_text)
     if weight_text is not None and subject is None:
         raise DosingError("weight", "--weight goes with SUBJECT DOSE", "today's weight is one patient's")
@@ -592,6 +603,10 @@ def prepare_command(
     from dosing.cli.session import read_password, signed_in
     from dosing.store import open_store
 
+    if folder is not None:
+        from dosing.cli.output_paths import folder_to_write
+
+        folder_to_write(folder)  # before the bag is prepared: a bad folder leaves nothing half done
     ctx = signed_in(open_store(database_url), "prepare")
     item = preparation.prepare(ctx, subject, dose, read_password(password_stdin), lot=lot_reference)
     files = _bag_files(ctx, item, folder) if folder is not None else None

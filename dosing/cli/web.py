@@ -26,7 +26,20 @@ def web(
     host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow_ips: str, demo: bool
 ) -> None:
     """Serve the web application (ward, pharmacy, coordinator pages, calendar feeds, /api)."""
+    import socket
+
     import uvicorn
+
+    from dosing.errors import DosingError
+
+    # Checked before the store is opened and the server starts: uvicorn would fail after the banner.
+    rule = "an address of this machine to listen on, e.g. 127.0.0.1 or 0.0.0.0"
+    if not host.strip():
+        raise DosingError("host", rule, "no address given")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise DosingError("host", rule, f"{host!r} is not an address ({error})") from error
 
     from dosing.store import open_store
 

@@ -7,19 +7,42 @@ construction, and every read returns views whose quantities carry their units.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from dosing.course_total import CourseTotal
 from dosing.eligibility import EligibilityAssessment, EligibilityInputs
-from dosing.errors import DoseWarning
+from dosing.errors import DoseWarning, DosingError
 from dosing.free_text import Code, Description, Note, PersonName, Reason, ShortCode
 from dosing.protocol import ReschedulePolicy
 from dosing.status import DoseStatus
 from dosing.units import Amount, DosePerKg, Volume, Weight
 
 SUBJECT_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+#: No protocol plans anywhere near this many doses; a larger number is a typo (and overflows a column).
+MAX_DOSE_NUMBER = 999
+
+
+def _dose_number(value: int) -> int:
+    if not 1 <= value <= MAX_DOSE_NUMBER:
+        raise DosingError(
+            "dose", f"a dose number of the plan (1 to {MAX_DOSE_NUMBER})", f"{value} is not a dose number"
+        )
+    return value
+
+
+#: The dose number people type (``--dose 2``): named "dose" in every refusal, as the option is.
+DoseNumber = Annotated[int, AfterValidator(_dose_number)]
 
 
 class SignatureIntent(BaseModel):
@@ -95,7 +118,7 @@ class EnrollmentForm(_Form):
 
 class GivenForm(_Form):
     subject_code: Code
-    sequence: int = Field(ge=1)
+    sequence: DoseNumber
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
     #: Default: the ordered dose (a partial dose states what was given).
@@ -114,7 +137,7 @@ class GivenForm(_Form):
 
 class SkipForm(_Form):
     subject_code: Code
-    sequence: int = Field(ge=1)
+    sequence: DoseNumber
     reason: Reason = Field(min_length=1)
     #: When the decision not to give was taken (default: as_of).
     decided_at: AwareDatetime | None = None
@@ -131,7 +154,7 @@ class CorrectionForm(_Form):
     """A new record that replaces the effective record of a dose; fields left out are carried over."""
 
     subject_code: Code
-    sequence: int = Field(ge=1)
+    sequence: DoseNumber
     reason: Reason = Field(min_length=1)
     #: What the record becomes: still given (with corrected details), skipped, or void (entered in error).
     becomes: Literal["given", "skipped", "void"] = "given"
@@ -153,7 +176,7 @@ class CorrectionForm(_Form):
 
 class RescheduleForm(_Form):
     subject_code: Code
-    sequence: int = Field(ge=1)
+    sequence: DoseNumber
     #: The day the delayed dose was (or will be) given; default: its recorded administration.
     given_on: date | None = None
     #: Default: the protocol's policy; another one needs a reason.
@@ -163,12 +186,12 @@ class RescheduleForm(_Form):
 
 class CohortReviewForm(_Form):
     protocol_id: Code
-    cohort: int = Field(ge=1)
+    cohort: int = Field(ge=1, le=MAX_DOSE_NUMBER)
     safe: bool
     reviewed_on: date
     notes: Note | None = None
     #: Needed (and audited) for a review before the safety window ended, or one superseding another.
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = None
 
     _strip = field_validator("reason")(_text)
 
@@ -180,7 +203,7 @@ class SafetyDecisionForm(_Form):
     action: Literal["resume", "terminate"]
     #: For resume: the dose level the study goes on at.
     level: str | None = None
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason = Field(min_length=1)
     decided_on: date
 
     @field_validator("reason")
