@@ -22,7 +22,7 @@ COMMANDS = [
     ["export", "ec", "--site", "tehran"],
     ["calendar", "--site", "tehran", "-o", "ward.ics"],
     ["flows", "run", "prep", "--site", "tehran"],
-    ["flows", "run", "calendars", "--site", "tehran", "--out", "calendars"],
+    ["flows", "run", "calendars", "--site", "tehran", "-o", "calendars"],
 ]
 
 
