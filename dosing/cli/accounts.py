@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import ledger_store
+from dosing.cli.params import database_url_option, ledger_store
 from dosing.cli.session import (
     forget_token,
     load_token,
@@ -29,11 +29,15 @@ def users() -> None:
     help="nurse, pharmacist, coordinator, investigator, data-manager or admin; repeat or comma-separate.",
 )  # fmt: skip
 @password_stdin_option
-def add_user_command(username: str, full_name: str, roles: tuple[str, ...], password_stdin: bool) -> None:
-    """Add an account. On an empty store the first account is created as admin without a login."""
+@database_url_option
+def add_user_command(
+    username: str, full_name: str, roles: tuple[str, ...], password_stdin: bool, database_url: str | None
+) -> None:
+    """Add the account USERNAME (its login name). On an empty store the first account is created as
+    admin without a login."""
     from dosing.app import accounts
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     role_text = ",".join(roles)
     if accounts.needs_bootstrap(store):
         password = read_password(password_stdin, f"Password for {username}")
@@ -49,12 +53,13 @@ def add_user_command(username: str, full_name: str, roles: tuple[str, ...], pass
 
 
 @users.command("list")
+@database_url_option
 @json_option
-def list_users_command(as_json: bool) -> None:
+def list_users_command(database_url: str | None, as_json: bool) -> None:
     """Every account, enabled or not (accounts are never deleted)."""
     from dosing.app import accounts
 
-    ctx = signed_in(ledger_store(), "manage_accounts")
+    ctx = signed_in(ledger_store(database_url), "manage_accounts")
     rows = accounts.list_users(ctx)
     records = [
         {
@@ -75,11 +80,12 @@ def list_users_command(as_json: bool) -> None:
 @users.command("disable")
 @click.argument("username")
 @click.option("--reason", required=True, help="Why (audited).")
-def disable_user_command(username: str, reason: str) -> None:
-    """Disable an account: it can no longer log in or sign; its records and history stay."""
+@database_url_option
+def disable_user_command(username: str, reason: str, database_url: str | None) -> None:
+    """Disable the account USERNAME: it can no longer log in or sign; its records and history stay."""
     from dosing.app import accounts
 
-    ctx = signed_in(ledger_store(), "manage_accounts")
+    ctx = signed_in(ledger_store(database_url), "manage_accounts")
     accounts.disable_user(ctx, username, reason)
     click.echo(f"disabled {username.lower()}")
 
@@ -87,11 +93,12 @@ def disable_user_command(username: str, reason: str) -> None:
 @users.command("reset-password")
 @click.argument("username")
 @password_stdin_option
-def reset_password_command(username: str, password_stdin: bool) -> None:
-    """Set a new password for an account (unlocks it and ends its sessions)."""
+@database_url_option
+def reset_password_command(username: str, password_stdin: bool, database_url: str | None) -> None:
+    """Set a new password for the account USERNAME (unlocks it and ends its sessions)."""
     from dosing.app import accounts
 
-    ctx = signed_in(ledger_store(), "manage_accounts")
+    ctx = signed_in(ledger_store(database_url), "manage_accounts")
     password = read_password(password_stdin, f"New password for {username}")
     accounts.reset_password(ctx, username, password)
     click.echo(f"password reset for {username.lower()}; the account is unlocked")
@@ -100,11 +107,13 @@ def reset_password_command(username: str, password_stdin: bool) -> None:
 @click.command()
 @click.argument("username")
 @password_stdin_option
-def login(username: str, password_stdin: bool) -> None:
-    """Log in: opens a session for this store (ends after the idle timeout, 15 minutes by default)."""
+@database_url_option
+def login(username: str, password_stdin: bool, database_url: str | None) -> None:
+    """Log in as USERNAME: opens a session for this store (ends after the idle timeout, 15 minutes by
+    default)."""
     from dosing.app import accounts
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     password = read_password(password_stdin)
     token, actor = accounts.login(store, username, password)
     save_token(actor.username, token, store.url)
@@ -112,11 +121,12 @@ def login(username: str, password_stdin: bool) -> None:
 
 
 @click.command()
-def logout() -> None:
+@database_url_option
+def logout(database_url: str | None) -> None:
     """End this store's session."""
     from dosing.app import accounts
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     token = load_token(store.url)
     username = accounts.logout(store, token) if token else None
     forget_token(store.url)
@@ -124,13 +134,14 @@ def logout() -> None:
 
 
 @click.command()
+@database_url_option
 @json_option
-def whoami(as_json: bool) -> None:
+def whoami(database_url: str | None, as_json: bool) -> None:
     """The account of this store's session, and its roles."""
     from dosing.app.accounts import resume
     from dosing.errors import DosingError
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     token = load_token(store.url)
     if token is None:
         raise DosingError("session", "log in first: dosing login USERNAME", "not logged in")

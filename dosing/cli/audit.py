@@ -7,23 +7,34 @@ from typing import Any
 import click
 
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import ledger_store
+from dosing.cli.params import database_url_option, ledger_store
 from dosing.cli.session import signed_in
 
 
 @click.command()
 @click.argument("subject_code", required=False, metavar="[SUBJECT_CODE | verify]")
-@click.option("--protocol", "protocol_id", default=None)
+@click.option(
+    "--protocol", "protocol_id", default=None, metavar="PROTOCOL",
+    help="Only this study's entries (study code or registry id, e.g. NCT04822922).",
+)  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N entries.")
+@database_url_option
 @json_option
-def audit(subject_code: str | None, protocol_id: str | None, limit: int | None, as_json: bool) -> None:
-    """The audit trail: who did what, when and why, and the signature (oldest first).
+def audit(
+    subject_code: str | None,
+    protocol_id: str | None,
+    limit: int | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """The audit trail: who did what, when and why, and the signature (oldest first); with
+    SUBJECT_CODE, only that subject's entries.
 
     ``dosing audit verify`` recomputes the hash chain and every ledger row it covers, and exits 1
     naming the first entry that does not match."""
     from dosing.app import reads
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     if subject_code == "verify" and protocol_id is None and limit is None:
         _verify(reads.verify_audit(signed_in(store, "verify_audit")), as_json)
         return

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
 from dosing.cli.output import emit_json, json_option
-from dosing.cli.params import known_site, parse_date, parse_instant
+from dosing.cli.params import (
+    AsOf,
+    as_of_option,
+    as_of_or_now,
+    database_url_option,
+    output_option,
+    parse_date,
+    site_option,
+    sites_zone,
+    subject_zone,
+)
 from dosing.errors import DosingError
 
 
@@ -17,10 +27,6 @@ def _day(text: str | None, option: str) -> date | None:
     if text is None:
         return None
     return parse_date(text, option)
-
-
-def _as_of(text: str | None) -> datetime:
-    return datetime.now(UTC) if text is None else parse_instant(text)
 
 
 def _bounded(start: date | None, end: date | None) -> tuple[date | None, date | None]:
@@ -32,38 +38,36 @@ def _bounded(start: date | None, end: date | None) -> tuple[date | None, date | 
 
 @click.command("calendar")
 @click.argument("subject", required=False)
-@click.option("--site", "site_id", callback=known_site, help="Every subject at this site (a ward calendar).")
+@site_option("Every subject at this site (a ward calendar).")
 @click.option("--from", "start_text", metavar="DATE", help="First local day to include (YYYY-MM-DD).")
 @click.option("--to", "end_text", metavar="DATE", help="Last local day to include (YYYY-MM-DD).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the .ics here ('-' for standard output, the default without --json).",
-)
+@output_option(
+    "Write the .ics to this file ('-' for standard output, the default without --json).",
+    metavar="FILE.ics", dir_okay=False, writable=True,
+)  # fmt: skip
 @click.option(
     "--alarm-minutes",
     type=click.IntRange(min=0, max=7 * 24 * 60),
     help="A reminder this many minutes before each dose still to come (e.g. 120 for pharmacy preparation).",
 )
-@click.option(
-    "--as-of",
-    "as_of_text",
-    metavar="DATETIME",
-    help="Show dose statuses as of this instant (with offset); default now. Never changes DTSTAMP.",
+@as_of_option(
+    "Show dose statuses as of this moment (default now; never changes the stamps): ISO 8601, e.g. "
+    "2028-03-10T08:00+03:30; without an offset, on the subject's or the --site's clock."
 )
+@database_url_option
 @json_option
 def calendar(
     subject: str | None,
-    site_id: str | None,
+    site: str | None,
     start_text: str | None,
     end_text: str | None,
     output: Path | None,
     alarm_minutes: int | None,
-    as_of_text: str | None,
+    as_of: AsOf | None,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Export infusion calendars (.ics) for a subject, a ward, or a date range.
+    """Export infusion calendars (.ics) for one SUBJECT (a subject code), a ward, or a date range.
 
     \b
       dosing calendar S-001 -o S-001.ics
@@ -87,21 +91,20 @@ def calendar(
     start, end = _day(start_text, "--from"), _day(end_text, "--to")
     if start is not None and end is not None and end < start:
         raise DosingError("--to", "a last day on or after --from", f"{end} is before {start}")
-    if subject is not None and site_id is not None:
+    if subject is not None and site is not None:
         raise DosingError("subject", "a subject code or --site, not both", "give one of them")
-    as_of = _as_of(as_of_text)
-    ctx = signed_in(open_store(), "read_ledger")
+    ctx = signed_in(open_store(database_url), "read_ledger")
     if subject is not None:
-        view = reads.subject_view(ctx, subject, as_of)
+        view = reads.subject_view(ctx, subject, as_of_or_now(as_of, subject_zone(ctx.store, subject)))
         events = in_range(subject_view_events(view), start, end)
         subjects = [view.subject_code]
         name = f"{view.protocol_id} {view.subject_code}"
     else:
-        views = reads.site_views(ctx, site_id, *_bounded(start, end), as_of)
+        views = reads.site_views(ctx, site, *_bounded(start, end), as_of_or_now(as_of, sites_zone(site)))
         events = site_view_events(views, start, end)
         subjects = [view.subject_code for view in views]
         span = f"{start or '...'} to {end or '...'}" if start or end else "all dates"
-        name = f"{site_id or 'All sites'} {span}"
+        name = f"{site or 'All sites'} {span}"
     ics = to_ical(events, name=name, alarm_minutes=alarm_minutes)
     written = None
     if output is not None and str(output) != "-":

@@ -10,10 +10,12 @@ import click
 from dosing.catalog import get_protocol
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
+    AsOf,
     as_of_option,
+    as_of_or_now,
     build_request,
+    database_url_option,
     ledger_store,
-    moment_or_now,
     refuse_as_of,
 )
 from dosing.cli.session import password_stdin_option, read_password, signed_in
@@ -34,8 +36,13 @@ def _day(text: str | None, field: str, default: date) -> date:
 @click.argument("protocol_id")
 @click.option("--review", "review_cohort", type=int, default=None, help="Record a safety review of cohort N.")
 @click.option("--safe/--unsafe", default=None, help="The review's conclusion.")
-@click.option("--reviewed-on", default=None, help="Day of the review (default: today at the site).")
-@click.option("--notes", default=None)
+@click.option(
+    "--reviewed-on",
+    default=None,
+    metavar="DATE",
+    help="Day of the review, YYYY-MM-DD (default: today at the site).",
+)
+@click.option("--notes", default=None, help="Free text kept with the review, e.g. the DSMB minutes' number.")
 @click.option(
     "--reason",
     default=None,
@@ -48,9 +55,13 @@ def _day(text: str | None, field: str, default: date) -> date:
     help="An investigator's signed decision that lifts the study's safety hold (needs --reason).",
 )
 @click.option("--level", default=None, help="With --decide resume: the dose level the study goes on at.")
-@click.option("--decided-on", default=None, help="Day of the decision (default: today at the site).")
-@as_of_option
+@click.option(
+    "--decided-on", default=None, metavar="DATE",
+    help="Day of the decision, YYYY-MM-DD (default: today at the site).",
+)  # fmt: skip
+@as_of_option()
 @password_stdin_option
+@database_url_option
 @json_option
 def cohorts(
     protocol_id: str,
@@ -62,11 +73,13 @@ def cohorts(
     decide: str | None,
     level: str | None,
     decided_on: str | None,
-    as_of_text: str | None,
+    as_of: AsOf | None,
     password_stdin: bool,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort is open.
+    """PROTOCOL_ID's dose-escalation cohorts: who is in each, safety windows, reviews, and which cohort
+    is open.
 
     ``--review N --safe|--unsafe`` records an investigator's signed safety review, stamped now;
     ``--decide resume --level L|terminate --reason ...`` the signed decision that lifts a safety hold."""
@@ -75,11 +88,11 @@ def cohorts(
 
     protocol = get_protocol(protocol_id)
     zone = protocol.sites[0].timezone
-    store = ledger_store()
+    store = ledger_store(database_url)
     if review_cohort is not None and decide is not None:
         raise DosingError("decide", "one change at a time", "give --review or --decide, not both")
     if review_cohort is not None:
-        refuse_as_of(as_of_text, "a review")
+        refuse_as_of(as_of, "a review")
         if safe is None:
             raise DosingError("safe", "a review concludes --safe or --unsafe", "give --safe or --unsafe")
         ctx = signed_in(store, "review_cohort")
@@ -101,7 +114,7 @@ def cohorts(
                 f"{form.reviewed_on.isoformat()} (review record #{review_id})"
             )
     if decide is not None:
-        refuse_as_of(as_of_text, "a decision")
+        refuse_as_of(as_of, "a decision")
         if reason is None:
             raise DosingError(
                 "reason", "a decision on a safety hold is audited with its reason", "give --reason"
@@ -121,9 +134,8 @@ def cohorts(
             click.echo(
                 f"investigator's decision: {what} ({decision.reason}) (decision record #{decision_id})"
             )
-    as_of = moment_or_now(as_of_text, zone)
     reader = signed_in(store, "read_ledger")
-    states = cohort_review.cohorts(reader, protocol.id, as_of)
+    states = cohort_review.cohorts(reader, protocol.id, as_of_or_now(as_of, zone))
     if as_json:
         emit_json(states)
         return

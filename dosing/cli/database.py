@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dosing.cli.output import emit_json, json_option
+from dosing.cli.params import database_url_option
 
 
 def _safe_url(url: str) -> str:
@@ -18,13 +19,15 @@ def db() -> None:
     """Database setup and migrations (DOSING_DATABASE_URL chooses the database)."""
 
 
+#: Not the store option (``--database-url``): the schema owner's login, which only migrations use.
 _OWNER_URL = click.option(
-    "--url",
+    "--owner-database-url",
     "owner_url",
     envvar="DOSING_OWNER_DATABASE_URL",
     default=None,
-    help="The schema owner's URL (DOSING_OWNER_DATABASE_URL; default DOSING_DATABASE_URL). On PostgreSQL the "
-    "application's own role cannot migrate.",
+    metavar="URL",
+    help="The schema owner's database URL (default: $DOSING_OWNER_DATABASE_URL, else $DOSING_DATABASE_URL). "
+    "On PostgreSQL the application's own role cannot migrate.",
 )
 
 
@@ -44,12 +47,13 @@ def upgrade(owner_url: str | None, as_json: bool) -> None:
 
 
 @db.command()
+@database_url_option
 @json_option
-def current(as_json: bool) -> None:
+def current(database_url: str | None, as_json: bool) -> None:
     """The database in use and its schema revision, without changing anything."""
     from dosing.store import open_store
 
-    store = open_store(upgrade=False)
+    store = open_store(database_url, upgrade=False)
     current_revision = store.current_revision()
     head = store.head_revision()
     result = {
@@ -69,7 +73,8 @@ def current(as_json: bool) -> None:
 @click.argument("role")
 @_OWNER_URL
 def grant(role: str, owner_url: str | None) -> None:
-    """PostgreSQL: let ROLE (the application's login) read and insert ledger rows, nothing more."""
+    """PostgreSQL: let ROLE (the application's database login) read and insert ledger rows, nothing
+    more."""
     from dosing.store import open_store
     from dosing.store.grants import grant_application_role
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from dosing.cli.params import database_url_option
+
 #: username -> (printed name, roles)
 DEMO_ACCOUNTS = {
     "demo-admin": ("Demo Admin", "admin"),
@@ -33,16 +35,18 @@ DEMO_ACCOUNTS = {
     "--calendars", "calendar_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Also write each subject's and each site's .ics into this folder.",
 )  # fmt: skip
+@database_url_option
 @click.pass_context
-def demo(ctx: click.Context, roster: Path, calendar_dir: Path | None) -> None:
-    """Demo accounts on an empty store (passwords printed once), then enroll ROSTER as the coordinator."""
+def demo(ctx: click.Context, roster: Path, calendar_dir: Path | None, database_url: str | None) -> None:
+    """Demo accounts on an empty store (passwords printed once), then enroll ROSTER (a CSV file; default
+    examples/roster.csv) as the coordinator."""
     from dosing.app import accounts
     from dosing.app.context import Context
     from dosing.cli.flows import enroll_roster_command
     from dosing.cli.params import ledger_store
     from dosing.cli.session import save_token
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     if accounts.needs_bootstrap(store):
         passwords = {username: secrets.token_urlsafe(12) for username in DEMO_ACCOUNTS}
         name, roles = DEMO_ACCOUNTS["demo-admin"]
@@ -58,6 +62,6 @@ def demo(ctx: click.Context, roster: Path, calendar_dir: Path | None) -> None:
         save_token(actor.username, token, store.url)
         click.echo(f"logged in as {actor.describe()}")
     ctx.invoke(
-        enroll_roster_command, roster=roster, database_url=None, calendar_dir=calendar_dir, batch_size=500,
-        allow_pounds=False, verbose=False, as_json=False,
+        enroll_roster_command, roster=roster, database_url=database_url, calendar_dir=calendar_dir,
+        batch_size=500, allow_pounds=False, verbose=False, as_json=False,
     )  # fmt: skip

@@ -10,9 +10,11 @@ from dosing.catalog import get_protocol
 from dosing.cli.output import emit_json, json_option
 from dosing.cli.params import (
     build_request,
+    database_url_option,
     ledger_store,
     parse_date,
     parse_date_or_instant,
+    site_option,
 )
 from dosing.cli.session import signed_in
 from dosing.eligibility import EligibilityAssessment, EligibilityInputs, parse_lab
@@ -27,21 +29,33 @@ from dosing.units import parse_dose_per_kg, parse_weight
 @click.option("--arm", default=None, help="Arm; omit on randomized studies (the list assigns it).")
 @click.option("--weight", "weight_text", required=True, help="Enrollment weight with its unit, e.g. 62kg.")
 @click.option("--allow-pounds", is_flag=True, help="Accept a weight in pounds (converted to kg).")
-@click.option("--weight-measured-on", default=None, help="Day the weight was measured (default: today).")
 @click.option(
-    "--anchor", "anchor_text", default=None, help="Anchor date (default: today, if the anchor is enrollment)."
-)
-@click.option("--site", default=None, help="Site id, when the protocol has several.")
+    "--weight-measured-on", default=None, metavar="DATE",
+    help="Day the weight was measured, YYYY-MM-DD (default: today).",
+)  # fmt: skip
+@click.option(
+    "--anchor", "anchor_text", default=None, metavar="DATE",
+    help="Anchor date YYYY-MM-DD, or an instant with its offset (default: today, if the anchor is "
+    "enrollment; a transplant date must be given).",
+)  # fmt: skip
+@site_option("The subject's site, when the protocol has several.")
 @click.option("--dose-per-kg", "dose_text", default=None, help="Chosen dose per kg (range protocols).")
 @click.option("--age", type=int, default=None, help="Age in whole years (protocols with an age criterion).")
 @click.option("--creatinine", default=None, help="Serum creatinine with unit, e.g. '1.2 mg/dL' (MELD).")
 @click.option("--bilirubin", default=None, help="Total bilirubin, e.g. '3.1 mg/dL' or '53 umol/L'.")
 @click.option("--inr", default=None, help="INR, e.g. 1.8 (MELD, Child-Pugh).")
 @click.option("--albumin", default=None, help="Serum albumin, e.g. '3.0 g/dL' or '30 g/L' (Child-Pugh).")
-@click.option("--ascites", type=click.Choice(["none", "mild", "moderate_severe"]), default=None)
-@click.option("--encephalopathy", type=click.Choice(["none", "grade_1_2", "grade_3_4"]), default=None)
+@click.option(
+    "--ascites", type=click.Choice(["none", "mild", "moderate_severe"]), default=None,
+    help="Ascites grade (Child-Pugh).",
+)  # fmt: skip
+@click.option(
+    "--encephalopathy", type=click.Choice(["none", "grade_1_2", "grade_3_4"]), default=None,
+    help="Hepatic encephalopathy grade (Child-Pugh).",
+)  # fmt: skip
 @click.option("--override-allocation", is_flag=True, help="Use --arm on a randomized study (audited).")
 @click.option("--reason", default=None, help="Why (required with --override-allocation).")
+@database_url_option
 @json_option
 def enroll(
     protocol_id: str,
@@ -62,9 +76,11 @@ def enroll(
     encephalopathy: str | None,
     override_allocation: bool,
     reason: str | None,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Enroll a subject and store the plan (one transaction), attributed to you, stamped now."""
+    """Enroll a subject in PROTOCOL_ID (study code or registry id) and store the plan (one transaction),
+    attributed to you, stamped now."""
     from dosing.app import clock
     from dosing.app import enrollment as enrollment_use_case
     from dosing.plan import check_study_takes_patients
@@ -72,7 +88,7 @@ def enroll(
 
     protocol = get_protocol(protocol_id)
     check_study_takes_patients(protocol)
-    store = ledger_store()
+    store = ledger_store(database_url)
     ctx = signed_in(store, "enroll")
     zone = protocol.site(site).timezone
     as_of = clock.now()

@@ -3,7 +3,7 @@
 ``sdtm`` writes a study's submission package (.xpt, Dataset-JSON, define.xml) and ``fhir`` one FHIR
 Bundle per subject, both into an existing folder (``-o DIR``) through
 :mod:`dosing.exchange.exports`. ``ec`` and ``ex`` are the earlier quick CSV views of EC and EX.
-``--as-of`` without an offset is UTC, because it spans sites.
+``--as-of`` without an offset is read on the clock of ``--site`` (refused when the sites' clocks differ).
 """
 
 from __future__ import annotations
@@ -14,7 +14,21 @@ from pathlib import Path
 import click
 
 from dosing.cli.output import csv_text, emit_json, json_option
-from dosing.cli.params import as_of_option, known_site, ledger_store, moment_or_now
+from dosing.cli.params import (
+    AsOf,
+    as_of_option,
+    as_of_or_now,
+    database_url_option,
+    ledger_store,
+    output_option,
+    site_option,
+    sites_zone,
+)
+
+_AS_OF_HELP = (
+    "Read the ledger as of this moment (default now); also the files' creation time. ISO 8601, e.g. "
+    "2026-12-12T12:00+08:00; without an offset, on the --site's clock."
+)
 
 
 @click.group()
@@ -23,16 +37,18 @@ def export() -> None:
 
 
 def _folder_command(kind: str) -> click.Command:
-    def run(protocol_id: str | None, site: str | None, as_of_text: str | None, output: Path) -> None:
+    def run(
+        protocol_id: str | None, site: str | None, as_of: AsOf | None, output: Path, database_url: str | None
+    ) -> None:
         from dosing.exchange import exports
 
         options = exports.ExportOptions(
-            output=output, protocol=protocol_id, site=site, as_of=moment_or_now(as_of_text, "UTC")
+            output=output, protocol=protocol_id, site=site, as_of=as_of_or_now(as_of, sites_zone(site))
         )
         from dosing.cli.session import signed_in
 
         run_export = exports.export_sdtm if kind == "sdtm" else exports.export_fhir
-        result = run_export(signed_in(ledger_store(), "export"), options)
+        result = run_export(signed_in(ledger_store(database_url), "export"), options)
         for warning in result.warnings:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
         click.echo(
@@ -41,13 +57,18 @@ def _folder_command(kind: str) -> click.Command:
         for path in result.files:
             click.echo(str(path))
 
+    run = database_url_option(run)
+    run = output_option(
+        "An existing, writable folder; one subfolder per study is written in it.",
+        required=True,
+        metavar="DIR",
+    )(run)
+    run = as_of_option(_AS_OF_HELP)(run)
+    run = site_option("Only this site's subjects.")(run)
     run = click.option(
-        "-o", "--output", "output", required=True, type=click.Path(path_type=Path), metavar="DIR",
-        help="An existing, writable folder; one subfolder per study is written in it.",
+        "--protocol", "protocol_id", default=None, metavar="PROTOCOL",
+        help="Only this study (study code or registry id).",
     )(run)  # fmt: skip
-    run = as_of_option(run)
-    run = click.option("--site", default=None, callback=known_site, help="Only this site.")(run)
-    run = click.option("--protocol", "protocol_id", default=None, help="Only this protocol.")(run)
     helps = {
         "sdtm": "SDTM package per study: DM EC EX SV TS TA TE TV as .xpt and Dataset-JSON, with define.xml.",
         "fhir": "FHIR R4(B) Bundle per subject: plan, requests, administrations, research subject.",
@@ -61,22 +82,28 @@ export.add_command(_folder_command("fhir"))
 
 def _csv_options(function: Callable[..., None]) -> Callable[..., None]:
     function = json_option(function)
-    function = click.option(
-        "-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        metavar="FILE.csv", help="Write the CSV to this file instead of standard output.",
+    function = database_url_option(function)
+    function = output_option(
+        "Write the CSV to this file instead of standard output.", dir_okay=False, metavar="FILE.csv"
+    )(function)
+    function = as_of_option(_AS_OF_HELP)(function)
+    function = site_option("Only this site's subjects.")(function)
+    return click.option(
+        "--protocol", "protocol_id", default=None, metavar="PROTOCOL",
+        help="Only this study's subjects (study code or registry id).",
     )(function)  # fmt: skip
-    function = as_of_option(function)
-    function = click.option("--site", default=None, callback=known_site, help="Only this site.")(function)
-    return click.option("--protocol", "protocol_id", default=None, help="Only this protocol's subjects.")(
-        function
-    )
 
 
 def _csv_command(domain: str, summary: str) -> click.Command:
     def run(
-        protocol_id: str | None, site: str | None, as_of_text: str | None, output: Path | None, as_json: bool
+        protocol_id: str | None,
+        site: str | None,
+        as_of: AsOf | None,
+        output: Path | None,
+        database_url: str | None,
+        as_json: bool,
     ) -> None:
-        _export_csv(domain, protocol_id, site, as_of_text, output, as_json)
+        _export_csv(domain, protocol_id, site, as_of, output, database_url, as_json)
 
     return click.command(name=domain, help=summary)(_csv_options(run))
 
@@ -89,8 +116,9 @@ def _export_csv(
     domain: str,
     protocol_id: str | None,
     site: str | None,
-    as_of_text: str | None,
+    as_of: AsOf | None,
     output: Path | None,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
     """EC or EX of the selected studies, as the SDTM package holds it, as CSV or JSON rows."""
@@ -101,8 +129,10 @@ def _export_csv(
         from dosing.cli.output_paths import writable_file
 
         writable_file(output)
-    ctx = signed_in(ledger_store(), "export")
-    selection = exports.Selection(protocol=protocol_id, site=site, as_of=moment_or_now(as_of_text, "UTC"))
+    ctx = signed_in(ledger_store(database_url), "export")
+    selection = exports.Selection(
+        protocol=protocol_id, site=site, as_of=as_of_or_now(as_of, sites_zone(site))
+    )
     warnings: list[str] = []
     packages, _ = exports.sdtm_packages(ctx, selection, warnings)
     name = domain.upper()

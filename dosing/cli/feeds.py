@@ -16,7 +16,7 @@ import os
 import click
 
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import known_site
+from dosing.cli.params import database_url_option, known_site, site_option
 
 
 def _base_url(given: str | None) -> str:
@@ -57,15 +57,22 @@ def feeds() -> None:
     "--ward", "ward", metavar="SITE", callback=known_site,
     help="A ward's calendar: the site's doses, yesterday to 4 weeks on.",
 )  # fmt: skip
-@click.option(
-    "--site", "site", metavar="SITE", callback=known_site,
-    help="Every dose of every subject at the site, all dates.",
-)  # fmt: skip
+@site_option("Every dose of every subject at the site, all dates.")
 @click.option("--subject", "subject", metavar="CODE", help="One subject's doses and checks.")
-@click.option("--base-url", help="The web application's public address (DOSING_WEB_URL).")
+@click.option(
+    "--base-url", metavar="URL",
+    help="The web application's public address in the links (default: $DOSING_WEB_URL, else "
+    "http://127.0.0.1:8000).",
+)  # fmt: skip
+@database_url_option
 @json_option
 def create_command(
-    ward: str | None, site: str | None, subject: str | None, base_url: str | None, as_json: bool
+    ward: str | None,
+    site: str | None,
+    subject: str | None,
+    base_url: str | None,
+    database_url: str | None,
+    as_json: bool,
 ) -> None:
     """A new subscription URL for you (exactly one of --ward, --site, --subject)."""
     from dosing.app import feeds as use_case
@@ -78,20 +85,21 @@ def create_command(
     ]
     if len(chosen) != 1:
         raise DosingError("scope", "exactly one of --ward, --site, --subject", f"{len(chosen)} given")
-    ctx = signed_in(open_store(), "read_ledger")
+    ctx = signed_in(open_store(database_url), "read_ledger")
     scope, target = chosen[0]
     _show_new(use_case.create(ctx, use_case.parse_scope(scope), target), _base_url(base_url), as_json)
 
 
 @feeds.command("list")
+@database_url_option
 @json_option
-def list_command(as_json: bool) -> None:
+def list_command(database_url: str | None, as_json: bool) -> None:
     """Your feeds (tokens are not shown: only their hashes are kept)."""
     from dosing.app import feeds as use_case
     from dosing.cli.session import signed_in
     from dosing.store import open_store
 
-    rows = use_case.mine(signed_in(open_store(), "read_ledger"))
+    rows = use_case.mine(signed_in(open_store(database_url), "read_ledger"))
     if as_json:
         emit_json(
             [
@@ -126,15 +134,22 @@ def list_command(as_json: bool) -> None:
 @feeds.command("revoke")
 @click.argument("feed_id", type=int)
 @click.option("--regenerate", is_flag=True, help="Create a new URL for the same calendar.")
-@click.option("--base-url", help="The web application's public address (DOSING_WEB_URL).")
+@click.option(
+    "--base-url", metavar="URL",
+    help="The web application's public address in the links (default: $DOSING_WEB_URL, else "
+    "http://127.0.0.1:8000).",
+)  # fmt: skip
+@database_url_option
 @json_option
-def revoke_command(feed_id: int, regenerate: bool, base_url: str | None, as_json: bool) -> None:
-    """Revoke one of your feeds: its URL answers 404 from now on."""
+def revoke_command(
+    feed_id: int, regenerate: bool, base_url: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Revoke your feed FEED_ID (its number in dosing feeds list): its URL answers 404 from now on."""
     from dosing.app import feeds as use_case
     from dosing.cli.session import signed_in
     from dosing.store import open_store
 
-    ctx = signed_in(open_store(), "read_ledger")
+    ctx = signed_in(open_store(database_url), "read_ledger")
     if regenerate:
         _show_new(use_case.regenerate(ctx, feed_id), _base_url(base_url), as_json)
         return

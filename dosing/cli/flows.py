@@ -12,23 +12,27 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import known_site, parse_instant
+from dosing.cli.params import (
+    AsOf,
+    as_of_option,
+    database_url_option,
+    output_option,
+    site_option,
+    sites_zone,
+    timezone_option,
+    zone_for,
+)
 from dosing.errors import DosingError
 
 _verbose_option = click.option(
     "--verbose", is_flag=True, help="Show Prefect's own log (flow and task runs, retries)."
-)
-_database_option = click.option(
-    "--database-url",
-    envvar="DOSING_DATABASE_URL",
-    help="Store URL (default: DOSING_DATABASE_URL, else the local SQLite file).",
 )
 
 
@@ -110,10 +114,6 @@ def _run(
             _silence_shutdown()
 
 
-def _as_of(text: str | None) -> datetime | None:
-    return None if text is None else parse_instant(text)
-
-
 def _clock(text: str, field: str) -> time:
     try:
         return time.fromisoformat(text)
@@ -133,14 +133,14 @@ def run() -> None:
 
 @run.command("enroll-roster")
 @click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_database_option
+@database_url_option
 @click.option(
     "--calendars",
     "calendar_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write each enrolled subject's and each site's .ics into this folder.",
 )
-@click.option("--batch-size", default=500, show_default=True, help="Subjects per task.")
+@click.option("--batch-size", default=500, show_default=True, help="Subjects enrolled per task.")
 @click.option("--allow-pounds", is_flag=True, help="Accept weights in lb and convert them to kg.")
 @_verbose_option
 @json_option
@@ -153,7 +153,7 @@ def enroll_roster_command(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Enroll every subject of a CSV roster; bad rows are reported with their line numbers."""
+    """Enroll every subject of the CSV file ROSTER; bad rows are reported with their line numbers."""
     if batch_size < 1:
         raise DosingError("batch size", "batch size >= 1", f"{batch_size} subjects per task")
     from flows.roster import check_roster_header, read_roster_text
@@ -193,17 +193,20 @@ def enroll_roster_command(
 
 @run.command("prep")
 @click.option("--hours", default=24, show_default=True, help="Doses due within this many hours.")
-@click.option("--site", callback=known_site, help="Only this site.")
-@click.option("--as-of", "as_of_text", help="Start of the period (default now), with its offset.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the list as CSV.")
-@_database_option
+@site_option("Only this site's doses.")
+@as_of_option(
+    "Start of the period (default now): ISO 8601, e.g. 2026-12-08T07:00+08:00; without an offset, on the "
+    "--site's clock."
+)
+@output_option("Also write the list as CSV to this file.", dir_okay=False, metavar="FILE.csv")
+@database_url_option
 @_verbose_option
 @json_option
 def prep_command(
     hours: int,
     site: str | None,
-    as_of_text: str | None,
-    out: Path | None,
+    as_of: AsOf | None,
+    output: Path | None,
     database_url: str | None,
     verbose: bool,
     as_json: bool,
@@ -211,12 +214,12 @@ def prep_command(
     """The pharmacy prep list: doses due in the next N hours with their preparation figures."""
     if hours < 1:
         raise DosingError("hours", "hours >= 1", f"{hours} is not a period to prepare for")
-    as_of = _as_of(as_of_text)
+    start = None if as_of is None else as_of.at(sites_zone(site))
 
     def call() -> dict[str, Any]:
         from flows.prep import pharmacy_prep_list
 
-        return pharmacy_prep_list(hours=hours, as_of=as_of, site=site, out=str(out) if out else None)
+        return pharmacy_prep_list(hours=hours, as_of=start, site=site, out=str(output) if output else None)
 
     summary = _run(call, verbose, database_url, "read_ledger")
     if as_json:
@@ -252,32 +255,37 @@ def prep_command(
             "refused",
         ]
         click.echo(table(headers, rows))
-    if out:
-        click.echo(f"written to {out}")
+    if output:
+        click.echo(f"written to {output}")
 
 
 @run.command("calendars")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder.")
-@click.option("--site", callback=known_site, help="Only this site's subjects.")
-@click.option("--as-of", "as_of_text", help="Statuses as of this moment (default now), with offset.")
-@_database_option
+@output_option(
+    "Folder for the .ics files (created if missing).", required=True, file_okay=False, metavar="DIR"
+)
+@site_option("Only this site's subjects.")
+@as_of_option(
+    "Dose statuses as of this moment (default now): ISO 8601, e.g. 2026-12-08T07:00+08:00; without an "
+    "offset, on the --site's clock."
+)
+@database_url_option
 @_verbose_option
 @json_option
 def calendars_command(
-    out: Path,
+    output: Path,
     site: str | None,
-    as_of_text: str | None,
+    as_of: AsOf | None,
     database_url: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
     """Every subject's and every site's calendar (.ics) into a folder."""
-    as_of = _as_of(as_of_text)
+    moment = None if as_of is None else as_of.at(sites_zone(site))
 
     def call() -> dict[str, Any]:
         from flows.calendar_files import export_calendars
 
-        return export_calendars(str(out), site=site, as_of=as_of)
+        return export_calendars(str(output), site=site, as_of=moment)
 
     summary = _run(call, verbose, database_url, "read_ledger")
     if as_json:
@@ -290,16 +298,19 @@ def calendars_command(
 
 
 @run.command("sweep")
-@click.option("--as-of", "as_of_text", hidden=True)
-@_database_option
+@as_of_option(
+    "Refused: the sweep writes to the audit log, so it runs on the server's clock (to read as of a "
+    "moment, use dosing overdue --as-of)."
+)
+@database_url_option
 @_verbose_option
 @json_option
-def sweep_command(as_of_text: str | None, database_url: str | None, verbose: bool, as_json: bool) -> None:
+def sweep_command(as_of: AsOf | None, database_url: str | None, verbose: bool, as_json: bool) -> None:
     """Mark newly missed and late doses in the audit log (windows closed by the server clock); emit a
     dosing.dose.missed event per missed one."""
     from dosing.cli.params import refuse_as_of
 
-    refuse_as_of(as_of_text, "the sweep writes to the audit log, so it")
+    refuse_as_of(as_of, "the sweep writes to the audit log, so it")
 
     def call() -> dict[str, Any]:
         from flows.sweep import missed_dose_sweep
@@ -321,20 +332,20 @@ def sweep_command(as_of_text: str | None, database_url: str | None, verbose: boo
 
 
 @flows.command("serve")
-@click.option("--timezone", "timezone", help="The site's IANA time zone (default: the protocols' sites').")
-@click.option("--sweep-at", default="06:00", show_default=True, help="Local time of the daily sweep.")
+@timezone_option("The clock of the schedules.")
+@click.option("--sweep-at", default="06:00", show_default=True, help="Local time of the daily sweep, HH:MM.")
 @click.option(
     "--shift",
     "shifts",
     multiple=True,
     default=("07:00", "15:00"),
     show_default=True,
-    help="Local start of a pharmacy shift (repeat); the prep list runs then.",
+    help="Local start of a pharmacy shift, HH:MM (repeat); the prep list runs then.",
 )
 @click.option("--prep-hours", default=8, show_default=True, help="Hours ahead each prep list covers.")
-@click.option("--site", callback=known_site, help="Only this site's doses on the prep list.")
-@click.option("--prep-out", help="Write each prep list as CSV to this path.")
-@_database_option
+@site_option("Only this site's doses on the prep list; its zone is the schedules' clock.")
+@output_option("Write each prep list as CSV to this file.", dir_okay=False, metavar="FILE.csv")
+@database_url_option
 @click.option("--limit", type=int, help="Flow runs at once (default: no limit).")
 def serve_command(
     timezone: str | None,
@@ -342,7 +353,7 @@ def serve_command(
     shifts: tuple[str, ...],
     prep_hours: int,
     site: str | None,
-    prep_out: str | None,
+    output: Path | None,
     database_url: str | None,
     limit: int | None,
 ) -> None:
@@ -360,7 +371,7 @@ def serve_command(
             "schedules need a Prefect server (`prefect server start`, or the site's own)",
             "set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api",
         )
-    zone = timezone or _site_timezone(site)
+    zone = zone_for(site, timezone)
     prepare_prefect_environment(verbose=True)
     if database_url:
         # The served flow runs are subprocesses of this one and inherit it (never a flow parameter).
@@ -375,23 +386,9 @@ def serve_command(
         shifts=shift_times,
         prep_hours=prep_hours,
         site=site,
-        prep_out=prep_out,
+        prep_out=str(output) if output else None,
     )
     serve(*deployments, limit=limit)
-
-
-def _site_timezone(site: str | None) -> str:
-    from dosing.catalog import library
-
-    zones = {
-        s.timezone for protocol in library().values() for s in protocol.sites if site is None or s.id == site
-    }
-    if len(zones) != 1:
-        found = ", ".join(sorted(zones)) or "none"
-        raise DosingError(
-            "timezone", "one time zone for the schedules", f"give --timezone (sites use: {found})"
-        )
-    return zones.pop()
 
 
 @flows.command("automation")

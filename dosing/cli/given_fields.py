@@ -32,8 +32,8 @@ def given_options(*, correcting: bool) -> Callable[[Callable[..., Any]], Callabl
     """The fields of a given dose, as ``record`` takes them (described, with their defaults) and as
     ``correct`` takes them (each replaces that field of the record corrected)."""
 
-    def described(text: str) -> str | None:
-        return None if correcting else text
+    def described(recording: str, correcting_text: str) -> str:
+        return correcting_text if correcting else recording
 
     options = [
         click.option(
@@ -41,34 +41,77 @@ def given_options(*, correcting: bool) -> Callable[[Callable[..., Any]], Callabl
             "at_text",
             # No explicit default: with one, click (8.3) runs a required option's command without it.
             required=not correcting,
-            help=described("Start of the administration (site time unless an offset)."),
+            metavar="DATETIME",
+            help=described(
+                "Start of the administration, e.g. 2026-12-04T10:30 (site time unless an offset).",
+                "The corrected start, e.g. 2026-12-05T10:30 (site time unless an offset).",
+            ),
         ),
-        click.option("--end", "end_text", default=None, help=described("End of the administration.")),
+        click.option(
+            "--end",
+            "end_text",
+            default=None,
+            metavar="DATETIME",
+            help=described("End of the administration (site time unless an offset).", "The corrected end."),
+        ),
         click.option(
             "--amount",
             "amount_text",
             default=None,
-            help=described("Amount given (default: the ordered dose)."),
+            help=described(
+                "Amount given with its unit, e.g. '1.5 x10^7 cells' (default: the ordered dose).",
+                "The corrected amount given, with its unit.",
+            ),
         ),
         click.option(
             "--volume",
             "volume_text",
             default=None,
-            help=described("Volume given (default: the final volume)."),
+            help=described(
+                "Volume given, e.g. 60mL (default: the final volume; less is a partial dose).",
+                "The corrected volume given, e.g. 60mL.",
+            ),
         ),
-        click.option("--partial/--full", default=None)
+        click.option(
+            "--partial/--full",
+            default=None,
+            help="The corrected record is a partial dose (--partial) or the whole dose (--full).",
+        )
         if correcting
         else click.option("--partial", is_flag=True, help="Only part of the dose was given."),
-        click.option("--lot", default=None, help=described("Product lot.")),
-        click.option("--din", default=None, help=described("ISBT 128 donation identification number.")),
-        click.option("--route", default=None, help=described("Route (default: the protocol's).")),
         click.option(
-            "--given-by", default=None, help=described("Who gave it, when not you (default: your account).")
+            "--lot", default=None, help=described("Product lot number.", "The corrected product lot number.")
         ),
         click.option(
-            "--reaction", "infusion_reaction", default=None, help=described("Infusion reaction, if any.")
+            "--din",
+            default=None,
+            help=described("ISBT 128 donation identification number of the product.", "The corrected DIN."),
         ),
-        click.option("--notes", default=None),
+        click.option(
+            "--route",
+            default=None,
+            help=described("Route, e.g. IV (default: the protocol's).", "The corrected route."),
+        ),
+        click.option(
+            "--given-by",
+            default=None,
+            help=described(
+                "Who gave it, when not you (default: your account).", "The corrected name of who gave it."
+            ),
+        ),
+        click.option(
+            "--reaction",
+            "infusion_reaction",
+            default=None,
+            help=described("Infusion reaction, if any.", "The corrected infusion reaction."),
+        ),
+        click.option(
+            "--notes",
+            default=None,
+            help=described(
+                "Free text kept with the record (up to 2,000 characters).", "The corrected notes."
+            ),
+        ),
     ]
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,13 +6,12 @@
     dosing lots show L100                             # per container, with thaws
     dosing lots thaw L100 --container 1
     dosing lots quarantine|release|retire L100 --reason "..."     # signed
-    dosing prep --from 2026-12-01 --to 2026-12-03 -o worksheets/      # the queue
+    dosing prep --from 2026-12-01 --to 2026-12-03 --site renji-shanghai -o worksheets/   # the queue
     dosing prep S-001 1 --lot G123498654321 -o worksheets/            # one dose
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,25 @@ import click
 
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
-from dosing.cli.params import parse_date, parse_instant, plausible_date
+from dosing.cli.params import (
+    AsOf,
+    as_of_option,
+    as_of_or_now,
+    database_url_option,
+    output_option,
+    parse_date,
+    plausible_date,
+    site_option,
+    subject_zone,
+    timezone_option,
+    zone_for,
+)
 from dosing.cli.session import password_stdin_option
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
 from dosing.plausibility import check_body_weight, check_weight_measured_on
 from dosing.settings import site_limits
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
-
-
-def _as_of(text: str | None) -> datetime:
-    return datetime.now(UTC) if text is None else parse_instant(text)
 
 
 def _product_unit(product: str) -> AmountUnit:
@@ -70,7 +77,7 @@ def lots() -> None:
     "--containers", type=click.IntRange(min=1), default=1, show_default=True, help="Containers received."
 )
 @click.option("--expiry", "expiry_text", required=True, help="Expiry date, YYYY-MM-DD.")
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def add_lot_command(
     product: str,
@@ -139,7 +146,7 @@ def add_lot_command(
 @lots.command("list")
 @click.option("--product", help="Only lots of this product.")
 @click.option("--on", "on_text", help="Show days to expiry as of this date (default today, UTC).")
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def list_lots_command(
     product: str | None, on_text: str | None, database_url: str | None, as_json: bool
@@ -185,11 +192,12 @@ def list_lots_command(
 
 
 @lots.command("show")
-@click.argument("lot_reference")
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@click.argument("lot_reference", metavar="LOT")
+@database_url_option
 @json_option
 def show_lot_command(lot_reference: str, database_url: str | None, as_json: bool) -> None:
-    """One lot: status, and per container what was received, reserved, used, wasted and remains."""
+    """One LOT (lot number or DIN): status, and per container what was received, reserved, used, wasted
+    and remains."""
     from dosing.app.stock import lot_stock
     from dosing.cli.session import signed_in
     from dosing.store import open_store
@@ -224,12 +232,13 @@ def show_lot_command(lot_reference: str, database_url: str | None, as_json: bool
 
 
 @lots.command("thaw")
-@click.argument("lot_reference")
+@click.argument("lot_reference", metavar="LOT")
 @click.option("--container", type=click.IntRange(min=1), required=True, help="Container number (1, 2, ...).")
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def thaw_command(lot_reference: str, container: int, database_url: str | None, as_json: bool) -> None:
-    """Record that a container was thawed now; it serves doses for the product's beyond-use time."""
+    """Record that a container of LOT (lot number or DIN) was thawed now; it serves doses for the
+    product's beyond-use time."""
     from dosing.app.stock import thaw
     from dosing.cli.session import signed_in
     from dosing.store import open_store
@@ -247,13 +256,13 @@ def thaw_command(lot_reference: str, container: int, database_url: str | None, a
 
 
 def _status_command(status_name: str, meaning: str) -> click.Command:
-    @click.command(status_name, help=f"{meaning} (signed and audited; --reason required).")
-    @click.argument("lot_reference")
+    @click.command(
+        status_name, help=f"{meaning}: LOT is its lot number or DIN (signed and audited; --reason required)."
+    )
+    @click.argument("lot_reference", metavar="LOT")
     @click.option("--reason", required=True, help="Why (audited).")
     @password_stdin_option
-    @click.option(
-        "--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL)."
-    )
+    @database_url_option
     @json_option
     def command(
         lot_reference: str, reason: str, password_stdin: bool, database_url: str | None, as_json: bool
@@ -304,35 +313,23 @@ def _range_bound(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetim
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
-def _local_zone(name: str | None) -> ZoneInfo:
-    if name is not None:
-        try:
-            return ZoneInfo(name)
-        except (KeyError, ValueError) as error:
-            raise DosingError("tz", "an IANA time zone, e.g. Asia/Shanghai", f"unknown {name!r}") from error
-    key = os.environ.get("TZ")
-    if key:
-        try:
-            return ZoneInfo(key)
-        except (KeyError, ValueError):
-            pass
-    return ZoneInfo("UTC")
-
-
 @click.command()
 @click.argument("subject", required=False)
 @click.argument("dose", type=int, required=False)
-@click.option("--from", "from_text", help="Queue: doses planned to start from this date or date-time.")
-@click.option("--to", "to_text", help="Queue: up to this date-time (a date includes the whole day).")
 @click.option(
-    "--tz", "tz_name", help="Zone of dates and naive date-times in --from/--to (default $TZ or UTC)."
-)
+    "--from", "from_text", metavar="DATETIME",
+    help="Queue: doses planned to start from this date or date-time (the site's clock unless an offset).",
+)  # fmt: skip
+@click.option(
+    "--to", "to_text", metavar="DATETIME",
+    help="Queue: up to this date or date-time (a date includes the whole day).",
+)  # fmt: skip
+@site_option("Queue: only this site's doses; its clock reads --from, --to and --as-of.")
+@timezone_option("Queue: read --from, --to and --as-of on this clock instead of the site's.")
 @click.option(
     "--lot", "lot_reference", help="Lot number or DIN (typed or scanned); default: first to expire."
 )
-@click.option(
-    "-o", "--output", "folder", required=True, type=click.Path(path_type=Path), help="Folder for the files."
-)
+@output_option("Folder for the worksheets and labels (created if missing).", required=True, metavar="DIR")
 @click.option(
     "--do-not-dispense-days",
     type=click.IntRange(min=0),
@@ -352,8 +349,11 @@ def _local_zone(name: str | None) -> ZoneInfo:
     "weight_text",
     help="With SUBJECT DOSE: today's weight (e.g. 68kg), flagged when it moved past the protocol's alert.",
 )
-@click.option("--as-of", "as_of_text", help="Status of doses as of this moment (default now), with offset.")
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@as_of_option(
+    "Status of doses as of this moment (default now): ISO 8601; without an offset on the site's clock "
+    "(the subject's, or the queue's)."
+)
+@database_url_option
 @json_option
 def prep(
     subject: str | None,
@@ -361,16 +361,18 @@ def prep(
     weight_text: str | None,
     from_text: str | None,
     to_text: str | None,
-    tz_name: str | None,
+    site: str | None,
+    timezone: str | None,
     lot_reference: str | None,
-    folder: Path,
+    output: Path,
     do_not_dispense_days: int,
     patient_name_line: bool,
-    as_of_text: str | None,
+    as_of: AsOf | None,
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Worksheet (PDF, CSV, JSON) and bag label (PDF) for one dose (SUBJECT DOSE) or the queue (--from/--to).
+    """Worksheet (PDF, CSV, JSON) and bag label (PDF) for one dose (SUBJECT DOSE: a subject code and a
+    dose number, e.g. S-001 1) or the queue (--from/--to, on the site's clock).
 
     Every dose's lot is checked (product, expiry, do-not-dispense days, volume); a dose that cannot be
     prepared is reported with the rule it breaks, the others are written, and the exit status is 2.
@@ -385,8 +387,7 @@ def prep(
     from dosing.store.ledger.safety_hold import study_hold
     from dosing.store.lots import dose_of_subject, doses_due, get_lot
 
-    folder_to_write(folder)
-    as_of = _as_of(as_of_text)
+    folder_to_write(output)
     if weight_text is not None and subject is None:
         raise DosingError("weight", "--weight goes with SUBJECT DOSE", "today's weight is one patient's")
     limits = site_limits()
@@ -401,16 +402,23 @@ def prep(
     if subject is not None:
         if dose is None:
             raise DosingError("dose", "SUBJECT DOSE, e.g. S-001 1", "give the dose number")
-        if from_text or to_text:
-            raise DosingError("from/to", "either SUBJECT DOSE or --from/--to", "give one of them")
-        doses = [dose_of_subject(store, subject, dose, as_of=as_of)]
+        if from_text or to_text or site or timezone:
+            raise DosingError(
+                "from/to",
+                "either SUBJECT DOSE or the queue (--from/--to, --site, --timezone)",
+                "give one of them",
+            )
+        as_of_moment = as_of_or_now(as_of, subject_zone(store, subject))
+        doses = [dose_of_subject(store, subject, dose, as_of=as_of_moment)]
     else:
         if not (from_text and to_text):
             raise DosingError("from/to", "SUBJECT DOSE, or --from and --to for the queue", "missing")
-        zone = _local_zone(tz_name)
+        zone_name = zone_for(site, timezone)
+        zone = ZoneInfo(zone_name)
         start = _range_bound(from_text, "from", zone, end=False)
         end = _range_bound(to_text, "to", zone, end=True)
-        doses = doses_due(store, start, end, as_of=as_of)
+        due = doses_due(store, start, end, as_of=as_of_or_now(as_of, zone_name))
+        doses = [item for item in due if site is None or item.site == site]
 
     chosen = get_lot(store, lot_reference) if lot_reference is not None else None
     # A quarantined or retired lot is never offered (an expired one is refused by the worksheet).
@@ -452,7 +460,7 @@ def prep(
             )
             if moved is not None:
                 sheet = sheet.model_copy(update={"warnings": [*sheet.warnings, moved]})
-        files = write_worksheet_files(sheet, folder, options)
+        files = write_worksheet_files(sheet, output, options)
         p = sheet.preparation
         results.append(
             {
@@ -582,17 +590,15 @@ def _bag_files(ctx: Any, item: Any, folder: Path, weight_warning: Any = None) ->
 @click.option(
     "--lot", "lot_reference", help="Lot number or DIN (typed or scanned); default: first to expire."
 )
-@click.option(
-    "-o", "--output", "folder", type=click.Path(path_type=Path), help="Write worksheet and label here."
-)
+@output_option("Also write the worksheet and label into this folder.", metavar="DIR")
 @password_stdin_option
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def prepare_command(
     subject: str,
     dose: int,
     lot_reference: str | None,
-    folder: Path | None,
+    output: Path | None,
     password_stdin: bool,
     database_url: str | None,
     as_json: bool,
@@ -603,13 +609,13 @@ def prepare_command(
     from dosing.cli.session import read_password, signed_in
     from dosing.store import open_store
 
-    if folder is not None:
+    if output is not None:
         from dosing.cli.output_paths import folder_to_write
 
-        folder_to_write(folder)  # before the bag is prepared: a bad folder leaves nothing half done
+        folder_to_write(output)  # before the bag is prepared: a bad folder leaves nothing half done
     ctx = signed_in(open_store(database_url), "prepare")
     item = preparation.prepare(ctx, subject, dose, read_password(password_stdin), lot=lot_reference)
-    files = _bag_files(ctx, item, folder) if folder is not None else None
+    files = _bag_files(ctx, item, output) if output is not None else None
     _emit_bag(item, as_json, files)
 
 
@@ -620,7 +626,7 @@ def prepare_command(
 )
 @click.option("--lot", "scanned_lot", help="The lot or DIN scanned from the container (required for a lot).")
 @password_stdin_option
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def verify_command(
     bag_id: str,
@@ -630,7 +636,8 @@ def verify_command(
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Independent double check by another pharmacist: re-enter the volume drawn and scan the lot."""
+    """Independent double check of the bag BAG_ID by another pharmacist: re-enter the volume drawn and
+    scan the lot."""
     from dosing.app import preparation
     from dosing.cli.session import read_password, signed_in
     from dosing.store import open_store
@@ -644,10 +651,10 @@ def verify_command(
 @bag.command("release")
 @click.argument("bag_id")
 @password_stdin_option
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def release_command(bag_id: str, password_stdin: bool, database_url: str | None, as_json: bool) -> None:
-    """Release a verified bag to the ward (signed "released by")."""
+    """Release the verified bag BAG_ID (e.g. B0000001) to the ward (signed "released by")."""
     from dosing.app import preparation
     from dosing.cli.session import read_password, signed_in
     from dosing.store import open_store
@@ -657,13 +664,11 @@ def release_command(bag_id: str, password_stdin: bool, database_url: str | None,
 
 
 def _leaving_command(name: str, doc: str) -> click.Command:
-    @click.command(name, help=doc)
+    @click.command(name, help=f"{doc} BAG_ID is the bag's identifier, e.g. B0000001.")
     @click.argument("bag_id")
     @click.option("--reason", required=True, help="Why (audited).")
     @password_stdin_option
-    @click.option(
-        "--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL)."
-    )
+    @database_url_option
     @json_option
     def command(
         bag_id: str, reason: str, password_stdin: bool, database_url: str | None, as_json: bool
@@ -694,10 +699,10 @@ bag.add_command(
 
 @bag.command("show")
 @click.argument("bag_id")
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@database_url_option
 @json_option
 def show_bag_command(bag_id: str, database_url: str | None, as_json: bool) -> None:
-    """A bag: its figures, use-by and every hand-over."""
+    """The bag BAG_ID (e.g. B0000001): its figures, use-by and every hand-over."""
     from dosing.app import preparation
     from dosing.cli.session import signed_in
     from dosing.store import open_store
@@ -717,18 +722,16 @@ def show_bag_command(bag_id: str, database_url: str | None, as_json: bool) -> No
 
 @bag.command("label")
 @click.argument("bag_id")
-@click.option(
-    "-o", "--output", "folder", required=True, type=click.Path(path_type=Path), help="Folder for the files."
-)
-@click.option("--db", "database_url", envvar="DOSING_DATABASE_URL", help="Store URL (DOSING_DATABASE_URL).")
+@output_option("Folder for the label and worksheet files (created if missing).", required=True, metavar="DIR")
+@database_url_option
 @json_option
-def label_command(bag_id: str, folder: Path, database_url: str | None, as_json: bool) -> None:
-    """The bag's ISBT 128 label (PDF, ZPL) and worksheet (PDF, CSV, JSON), with who prepared and
-    verified it."""
+def label_command(bag_id: str, output: Path, database_url: str | None, as_json: bool) -> None:
+    """The ISBT 128 label (PDF, ZPL) and worksheet (PDF, CSV, JSON) of the bag BAG_ID, with who prepared
+    and verified it."""
     from dosing.app import preparation
     from dosing.cli.session import signed_in
     from dosing.store import open_store
 
     ctx = signed_in(open_store(database_url), "read_ledger")
     item = preparation.bag(ctx, bag_id)
-    _emit_bag(item, as_json, _bag_files(ctx, item, folder))
+    _emit_bag(item, as_json, _bag_files(ctx, item, output))

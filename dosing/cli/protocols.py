@@ -13,6 +13,7 @@ from dosing.cli.params import (
     dose_per_kg_option,
     parse_date_or_instant,
     percent_option,
+    site_option,
     weight_option,
 )
 from dosing.plan import PatientInputs, PatientPlan, plan_patient
@@ -55,7 +56,8 @@ def list_protocols(as_json: bool) -> None:
 @click.argument("protocol_id")
 @json_option
 def show_protocol(protocol_id: str, as_json: bool) -> None:
-    """One protocol, with its arms, schedule and the choices it made."""
+    """One protocol (PROTOCOL_ID: study code or registry id), with its arms, schedule and the choices it
+    made."""
     protocol = get_protocol(protocol_id)
     if as_json:
         emit_json(protocol)
@@ -128,7 +130,7 @@ def _describe_window(spec: object) -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
 def validate(files: tuple[Path, ...], as_json: bool) -> None:
-    """Check protocol files against the schema and the engine's rules."""
+    """Check protocol FILES (YAML) against the schema and the engine's rules."""
     from dosing.errors import DosingError
 
     results = []
@@ -156,11 +158,14 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--arm", required=True, help="Arm or dose level, e.g. high.")
 @click.option("--weight", "weight_text", required=True, help="Dosing weight with unit, e.g. 62kg.")
 @click.option("--allow-pounds", is_flag=True, help="Accept a weight in lb and convert it to kg.")
-@click.option("--weight-measured-on", type=click.DateTime(["%Y-%m-%d"]), help="When the weight was measured.")
+@click.option(
+    "--weight-measured-on", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+    help="Day the weight was measured, YYYY-MM-DD.",
+)  # fmt: skip
 @click.option(
     "--anchor", "anchor_text", required=True, help="Anchor date (YYYY-MM-DD) or instant with offset."
 )
-@click.option("--site", help="Site id (needed when the protocol has several).")
+@site_option("The patient's site (needed when the protocol has several).")
 @click.option(
     "--dose-per-kg", "dose_text", help="For range protocols: the patient's dose, e.g. '5 x10^5 cells/kg'."
 )
@@ -182,7 +187,8 @@ def plan(
     viability_text: str | None,
     as_json: bool,
 ) -> None:
-    """Dry run: a patient's planned doses, volumes and dates. Nothing is stored."""
+    """Dry run: a patient's planned doses, volumes and dates under PROTOCOL_ID (study code or registry
+    id). Nothing is stored."""
     protocol = get_protocol(protocol_id)
     unit = protocol.product.amount_unit
     inputs = PatientInputs(

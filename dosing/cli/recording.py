@@ -16,6 +16,7 @@ from dosing.cli.given_fields import given_options, given_values
 from dosing.cli.output import emit_json, json_option, status_text
 from dosing.cli.params import (
     build_request,
+    database_url_option,
     ledger_store,
     parse_local_moment,
     subject_zone,
@@ -31,8 +32,11 @@ from dosing.cli.session import password_stdin_option, read_password, signed_in
     "--late-reason", default=None,
     help="Why a dose given more than 24 h ago is entered only now (a late entry; required then).",
 )  # fmt: skip
-@click.option("--bag", "bag_id", default=None, help="The bag scanned at the bedside (pharmacy custody).")
+@click.option(
+    "--bag", "bag_id", default=None, help="The bag scanned at the bedside, e.g. B0000001 (pharmacy custody)."
+)
 @password_stdin_option
+@database_url_option
 @json_option
 def record(
     subject_code: str,
@@ -40,17 +44,18 @@ def record(
     at_text: str,
     late_reason: str | None,
     password_stdin: bool,
+    database_url: str | None,
     as_json: bool,
     bag_id: str | None = None,
     **given: Any,
 ) -> None:
-    """Record a given dose, signed "administered by" you. A second record of the same dose is refused
-    (use correct)."""
+    """Record a dose given to SUBJECT_CODE, signed "administered by" you. A second record of the same
+    dose is refused (use correct)."""
     from dosing.app import administration
     from dosing.store import ledger
     from dosing.store.models import GivenForm
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     ctx = signed_in(store, "record")
     zone = subject_zone(store, subject_code)
     if given["route"] is None:
@@ -83,14 +88,18 @@ def _echo_after(
 
 @click.command()
 @click.argument("subject_code")
-@click.option("--dose", "sequence", type=int, required=True, help="Dose number.")
+@click.option("--dose", "sequence", type=int, required=True, help="Dose number (1, 2, ...).")
 @click.option(
     "--reason",
     required=True,
     help='Why it was not given, e.g. "held", "refused", "adverse event", "product unavailable".',
 )
-@click.option("--at", "at_text", default=None, help="When the decision was taken (default: now).")
+@click.option(
+    "--at", "at_text", default=None, metavar="DATETIME",
+    help="When the decision was taken (site time unless an offset; default: now).",
+)  # fmt: skip
 @password_stdin_option
+@database_url_option
 @json_option
 def skip(
     subject_code: str,
@@ -98,13 +107,14 @@ def skip(
     reason: str,
     at_text: str | None,
     password_stdin: bool,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Record a dose that was not given, with the reason (signed)."""
+    """Record that a dose of SUBJECT_CODE was not given, with the reason (signed)."""
     from dosing.app import administration
     from dosing.store.models import SkipForm
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     ctx = signed_in(store, "skip")
     zone = subject_zone(store, subject_code)
     form = build_request(
@@ -120,7 +130,7 @@ def skip(
 
 @click.command()
 @click.argument("subject_code")
-@click.option("--dose", "sequence", type=int, required=True, help="Dose number.")
+@click.option("--dose", "sequence", type=int, required=True, help="Dose number (1, 2, ...).")
 @click.option("--reason", required=True, help="Why the record is corrected (audited).")
 @click.option(
     "--becomes",
@@ -129,10 +139,14 @@ def skip(
     show_default=True,
     help="What the record becomes; void = entered in error.",
 )
-@click.option("--record", "record_id", type=int, default=None, help="The record corrected (a check).")
+@click.option(
+    "--record", "record_id", type=int, default=None,
+    help="The number of the record being corrected, as status or audit shows it (a check).",
+)  # fmt: skip
 @given_options(correcting=True)
 @click.option("--skip-reason", default=None, help="With --becomes skipped: why it was not given.")
 @password_stdin_option
+@database_url_option
 @json_option
 def correct(
     subject_code: str,
@@ -143,14 +157,16 @@ def correct(
     at_text: str | None,
     skip_reason: str | None,
     password_stdin: bool,
+    database_url: str | None,
     as_json: bool,
     **given: Any,
 ) -> None:
-    """Correct the record of a dose: a new, signed record that references the old one and says why."""
+    """Correct the record of a dose of SUBJECT_CODE: a new, signed record that references the old one
+    and says why. Each field option given replaces that field; the others are kept."""
     from dosing.app import administration
     from dosing.store.models import CorrectionForm
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     ctx = signed_in(store, "correct")
     zone = subject_zone(store, subject_code)
     form = build_request(

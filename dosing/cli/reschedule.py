@@ -8,10 +8,12 @@ import click
 
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
+    AsOf,
     as_of_option,
+    as_of_or_now,
     build_request,
+    database_url_option,
     ledger_store,
-    moment_or_now,
     refuse_as_of,
     subject_zone,
 )
@@ -22,18 +24,24 @@ from dosing.protocol import ReschedulePolicy
 
 @click.command()
 @click.argument("subject_code")
-@click.option("--dose", "sequence", type=int, required=True, help="The delayed dose.")
-@click.option("--given-on", default=None, help="Day it was (or will be) given (default: its record).")
+@click.option("--dose", "sequence", type=int, required=True, help="The delayed dose's number (1, 2, ...).")
+@click.option(
+    "--given-on", default=None, metavar="DATE",
+    help="Day it was (or will be) given, YYYY-MM-DD (default: the day of its record).",
+)  # fmt: skip
 @click.option(
     "--policy",
     type=click.Choice([policy.value for policy in ReschedulePolicy]),
     default=None,
-    help="Default: the protocol's policy; another needs --reason.",
+    help="How later doses move (default: the protocol's policy; another needs --reason).",
 )
-@click.option("--reason", default=None)
+@click.option(
+    "--reason", default=None, help="Why (audited); required with a policy other than the protocol's."
+)
 @click.option("--apply", "apply_changes", is_flag=True, help="Apply the changes (default: preview only).")
-@as_of_option
+@as_of_option()
 @password_stdin_option
+@database_url_option
 @json_option
 def reschedule(
     subject_code: str,
@@ -42,17 +50,19 @@ def reschedule(
     policy: str | None,
     reason: str | None,
     apply_changes: bool,
-    as_of_text: str | None,
+    as_of: AsOf | None,
     password_stdin: bool,
+    database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Preview (or --apply, signed) the moves of later doses after a delay, under the protocol's policy."""
+    """Preview (or --apply, signed) the moves of SUBJECT_CODE's later doses after a delay, under the
+    protocol's policy."""
     from dosing.app import rescheduling
     from dosing.store.models import RescheduleForm
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     if apply_changes:
-        refuse_as_of(as_of_text, "a reschedule applied")
+        refuse_as_of(as_of, "a reschedule applied")
     ctx = signed_in(store, "reschedule" if apply_changes else "read_ledger")
     zone = subject_zone(store, subject_code)
     try:
@@ -70,7 +80,7 @@ def reschedule(
     result = (
         rescheduling.apply(ctx, form, read_password(password_stdin))
         if apply_changes
-        else rescheduling.preview(ctx, form, moment_or_now(as_of_text, zone))
+        else rescheduling.preview(ctx, form, as_of_or_now(as_of, zone))
     )
     if as_json:
         emit_json(result)

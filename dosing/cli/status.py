@@ -1,6 +1,6 @@
 """Where doses stand: ``dosing status`` for one subject, ``dosing overdue`` across subjects.
 
-``dosing overdue --as-of`` without an offset is UTC, because it spans sites.
+``--as-of`` without an offset is read on the site's clock: the subject's site, or ``--site``.
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ import click
 
 from dosing.cli.output import csv_option, csv_text, emit_json, json_option, status_text, table
 from dosing.cli.params import (
+    AsOf,
     as_of_option,
-    known_site,
+    as_of_or_now,
+    database_url_option,
     ledger_store,
-    moment_or_now,
     refuse_as_of,
+    site_option,
+    sites_zone,
     subject_zone,
 )
 from dosing.cli.session import signed_in
@@ -35,17 +38,21 @@ _STATUS_HEADERS = [
 
 @click.command()
 @click.argument("subject_code")
-@as_of_option
+@as_of_option()
+@database_url_option
 @json_option
 @csv_option
-def status(subject_code: str, as_of_text: str | None, as_json: bool, as_csv: bool) -> None:
-    """A subject's plan with the status of every dose."""
+def status(
+    subject_code: str, as_of: AsOf | None, database_url: str | None, as_json: bool, as_csv: bool
+) -> None:
+    """SUBJECT_CODE's plan with the status of every dose (on time, late, missed, skipped ...),
+    its signatures and follow-up assessments."""
     from dosing.app import reads
 
-    store = ledger_store()
+    store = ledger_store(database_url)
     ctx = signed_in(store, "read_ledger")
     zone = subject_zone(store, subject_code)
-    view = reads.subject_view(ctx, subject_code, moment_or_now(as_of_text, zone))
+    view = reads.subject_view(ctx, subject_code, as_of_or_now(as_of, zone))
     if as_json:
         emit_json(view)
         return
@@ -113,26 +120,31 @@ _OVERDUE_HEADERS = [
 
 
 @click.command()
-@click.option("--site", default=None, callback=known_site, help="Only this site.")
+@site_option("Only this site's doses; its clock reads an --as-of without an offset.")
 @click.option(
     "--sweep", is_flag=True, help="Also write newly missed and late doses to the audit log (once each)."
 )
-@as_of_option
+@as_of_option()
+@database_url_option
 @json_option
 @csv_option
-def overdue(site: str | None, sweep: bool, as_of_text: str | None, as_json: bool, as_csv: bool) -> None:
+def overdue(
+    site: str | None, sweep: bool, as_of: AsOf | None, database_url: str | None, as_json: bool, as_csv: bool
+) -> None:
     """Every missed or late dose across subjects, oldest first, with days late."""
     from dosing.app import reads
 
-    store = ledger_store()
     if sweep:
-        refuse_as_of(as_of_text, "the sweep writes to the audit log, so it")
+        refuse_as_of(as_of, "the sweep writes to the audit log, so it")
+    # Read before the store is opened: a time the sites' clocks disagree on is refused first.
+    moment = as_of_or_now(as_of, sites_zone(site))
+    store = ledger_store(database_url)
+    if sweep:
         swept = reads.sweep(signed_in(store, "sweep"))
         if not (as_json or as_csv):
             click.echo(f"{len(swept.missed)} newly missed dose(s) written to the audit log")
             click.echo(f"{len(swept.late)} newly late dose(s) written to the audit log")
-    as_of = moment_or_now(as_of_text, "UTC")
-    found = reads.overdue(signed_in(store, "read_ledger"), as_of)
+    found = reads.overdue(signed_in(store, "read_ledger"), moment)
     rows = [row for row in found if site is None or row.site == site]
     if as_json:
         emit_json(rows)

@@ -3,27 +3,40 @@
     dosing web --demo                      # embedded SQLite store, demo accounts printed once
     dosing web --host 127.0.0.1 --port 8000 --workers 4 --proxy-headers   # at a site, behind TLS
 
-The store is ``DOSING_DATABASE_URL`` (default: the per-user SQLite file). Behind a reverse proxy that
-terminates TLS, pass ``--proxy-headers`` (and ``--forwarded-allow-ips`` for the proxy's address) so
-that the session cookie is marked Secure; or set ``DOSING_WEB_SECURE=1``.
+The store is ``--database-url`` or ``DOSING_DATABASE_URL`` (default: the per-user SQLite file).
+Behind a reverse proxy that terminates TLS, pass ``--proxy-headers`` (and ``--forwarded-allow-ips``
+for the proxy's address) so that the session cookie is marked Secure; or set ``DOSING_WEB_SECURE=1``.
 """
 
 from __future__ import annotations
 
+import os
+
 import click
+
+from dosing.cli.params import database_url_option
 
 
 @click.command("web")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port to listen on."
+)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--proxy-headers", is_flag=True, help="Trust X-Forwarded-* from the reverse proxy (TLS).")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, help="The proxy's addresses.")
 @click.option(
     "--demo", is_flag=True, help="On an empty store: create demo accounts (passwords printed) and data."
 )
+@database_url_option
 def web(
-    host: str, port: int, workers: int, proxy_headers: bool, forwarded_allow_ips: str, demo: bool
+    host: str,
+    port: int,
+    workers: int,
+    proxy_headers: bool,
+    forwarded_allow_ips: str,
+    demo: bool,
+    database_url: str | None,
 ) -> None:
     """Serve the web application (ward, pharmacy, coordinator pages, calendar feeds, /api)."""
     import socket
@@ -43,7 +56,10 @@ def web(
 
     from dosing.store import open_store
 
-    store = open_store()
+    if database_url:
+        # The application (and each worker process) reads the store's URL from its environment.
+        os.environ["DOSING_DATABASE_URL"] = database_url
+    store = open_store(database_url)
     if demo:
         from dosing.app.accounts import needs_bootstrap
         from dosing.app.demo import create_demo

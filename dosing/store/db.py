@@ -213,7 +213,8 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
             store.dispose()
             raise DosingError(
                 "database",
-                "the schema is created and upgraded by its owner: dosing db upgrade --url OWNER_URL",
+                "the schema is created and upgraded by its owner: "
+                "dosing db upgrade --owner-database-url OWNER_URL",
                 "this account may not change the schema, and the schema is not at the newest revision",
             ) from error
     return store

@@ -1,11 +1,11 @@
 """The PostgreSQL application role: it reads and inserts ledger rows and nothing more.
 
-Migrations run as the schema's owner (``dosing db upgrade --url OWNER_URL``); the application connects
-as a role that ``dosing db grant ROLE`` gives SELECT and INSERT on every ledger table, and UPDATE only
-on the tables that are not records (accounts, sessions and calendar feeds: lockout counters, session
-activity, a feed's revocation). The owner keeps UPDATE, DELETE and TRUNCATE; the triggers refuse them
-to the owner too, and the owner alone could disable a trigger, which ``dosing audit verify`` would
-then find in the rows.
+Migrations run as the schema's owner (``dosing db upgrade --owner-database-url OWNER_URL``); the
+application connects as a role that ``dosing db grant ROLE`` gives SELECT and INSERT on every ledger
+table, and UPDATE only on the tables that are not records (accounts, sessions and calendar feeds:
+lockout counters, session activity, a feed's revocation). The owner keeps UPDATE, DELETE and
+TRUNCATE; the triggers refuse them to the owner too, and the owner alone could disable a trigger,
+which ``dosing audit verify`` would then find in the rows.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def test_prep_queue_takes_the_first_expiring_lot_and_reports_refusals(db, tmp_pa
     )  # fmt: skip
     folder = tmp_path / "queue"
     code, out, err = run(
-        "prep", "--from", "2026-12-01", "--to", "2026-12-03", "--tz", "Asia/Shanghai", "-o", str(folder),
+        "prep", "--from", "2026-12-01", "--to", "2026-12-03", "--site", "renji-shanghai", "-o", str(folder),
         "--do-not-dispense-days", "1", "--as-of", "2026-11-30T08:00:00+00:00", "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -151,7 +151,7 @@ def test_prep_queue_takes_the_first_expiring_lot_and_reports_refusals(db, tmp_pa
     assert len(list(folder.iterdir())) == 8
 
     code, out, err = run(
-        "prep", "--from", "2026-12-01", "--to", "2026-12-01", "--tz", "Asia/Shanghai", "-o", str(folder),
+        "prep", "--from", "2026-12-01", "--to", "2026-12-01", "--site", "renji-shanghai", "-o", str(folder),
         "--lot", "SMALL-1", "--do-not-dispense-days", "2", "--as-of", "2026-11-30T08:00:00+00:00",
     )  # fmt: skip
     assert code == 2
