@@ -33,6 +33,11 @@ PG_URL = os.environ.get("DOSING_TEST_PG_URL", "postgresql+psycopg://postgres@127
 PASSWORD = "a long load-test password"
 SITE = "rigld-tehran"
 FLOOR_MS = 100.0
+#: The inputs of the inclusion criteria, given at enrollment (an eligible adult).
+ELIGIBILITY = {
+    "age": "50", "creatinine": "1.5 mg/dL", "bilirubin": "10 mg/dL", "inr": "1.8", "albumin": "3.0 g/dL",
+    "ascites": "mild", "encephalopathy": "none",
+}  # fmt: skip
 
 
 def _free_port() -> int:
@@ -57,7 +62,12 @@ def seed(url: str, subjects: int) -> list[str]:
         # Anchors from three weeks ago to three weeks ahead: some doses given late or missed, some today.
         anchor = date.today() + timedelta(days=(number % 42) - 21)
         enroll_typed(
-            ctx, protocol_id="NCT05871463", subject_code=code, weight="70kg", anchor=anchor.isoformat()
+            ctx,
+            protocol_id="NCT05871463",
+            subject_code=code,
+            weight="70kg",
+            anchor=anchor.isoformat(),
+            **ELIGIBILITY,
         )
         codes.append(code)
     store.dispose()

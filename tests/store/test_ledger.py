@@ -844,3 +844,19 @@ def test_enrollment_does_not_depend_on_a_nominal_lot(store: Store, monkeypatch: 
     dose = ledger.subject_view(store, "S-001", at("2026-12-01T01:00:00+00:00")).doses[0]
     assert dose.ordered_dose == Amount(value=Decimal("1.92E+8"), unit=AmountUnit.CELLS)
     assert dose.final_volume is not None and dose.final_volume.value == 100
+
+
+def test_the_overdue_list_reads_courses_in_one_batch_equal_to_each_subjects_view(store: Store) -> None:
+    """The course total on an overdue row (read for all subjects at once) is what each subject's own
+    view says, for several subjects of a total-dosed protocol at different points of the course."""
+    subjects = (("E-001", date(2026, 11, 20), "58 kg"), ("e-002", date(2026, 11, 25), "70 kg"))
+    for code, anchor, weight in subjects:
+        ledger.enroll(store, enrollment("NCT05871463", code, weight=weight, anchor=anchor,
+                                        as_of="2026-11-19T08:00:00+00:00"))  # fmt: skip
+    as_of = at("2026-12-20T12:00:00+08:00")
+    rows = ledger.overdue(store, as_of)
+    codes = {row.subject_code for row in rows}
+    assert codes == {"E-001", "e-002"}
+    for row in rows:
+        course = ledger.subject_view(store, row.subject_code, as_of).course
+        assert course is not None and row.course == course.describe()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dosing.status import DoseState, DoseWindow, dose_status
@@ -179,7 +179,7 @@ def _with_course(store: Store, rows: list[OverdueRow], as_of: datetime) -> list[
     only protocols dosed as a total are read again)."""
     from dosing.catalog import get_protocol
     from dosing.protocol import TotalSplit
-    from dosing.store.ledger.reading import subject_view
+    from dosing.store.ledger.views import _views
 
     totals = {
         row.protocol_id
@@ -188,11 +188,22 @@ def _with_course(store: Store, rows: list[OverdueRow], as_of: datetime) -> list[
     }
     if not totals:
         return rows
+    # One batched read of every such subject (as the site view reads them), not one read per subject.
+    codes = sorted({row.subject_code.lower() for row in rows if row.protocol_id in totals})
     courses: dict[str, str | None] = {}
-    for row in rows:
-        if row.protocol_id in totals and row.subject_code not in courses:
-            course = subject_view(store, row.subject_code, as_of).course
-            courses[row.subject_code] = course.describe() if course is not None else None
+    with store.session() as session:
+        pairs: list[tuple[t.Subject, t.Enrollment]] = []
+        for start in range(0, len(codes), 500):
+            pairs += [
+                (found[0], found[1])
+                for found in session.execute(
+                    select(t.Subject, t.Enrollment)
+                    .join(t.Enrollment, col(t.Enrollment.subject_id) == col(t.Subject.id))
+                    .where(func.lower(col(t.Subject.code)).in_(codes[start : start + 500]))
+                ).all()
+            ]
+        for view in _views(session, pairs, as_of):
+            courses[view.subject_code] = view.course.describe() if view.course is not None else None
     return [
         _overdue_row({**row.__dict__, "course": courses.get(row.subject_code)})
         if row.protocol_id in totals
