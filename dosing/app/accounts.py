@@ -288,8 +288,16 @@ def login(store: Store, username: str, password: str, client: str = "cli") -> tu
     return token, actor_of(account, row.id)
 
 
+#: A session's last use is written at most this often (not on every request: a write per page view
+#: cost more than the page). The idle timeout counts from the last written use, so a session ends
+#: never later than the timeout after its last use, and at most this much earlier.
+SESSION_TOUCH_INTERVAL = timedelta(seconds=30)
+
+
 def resume(store: Store, token: str) -> Actor:
-    """The actor of an open session; refuses an unknown, ended or idle session (and ends an idle one)."""
+    """The actor of an open session; refuses an unknown, ended or idle session (and ends an idle one).
+
+    The last use is written when the written one is :data:`SESSION_TOUCH_INTERVAL` old or more."""
     policy = get_policy()
     now = clock.now()
     with store.transaction() as session:
@@ -307,8 +315,9 @@ def resume(store: Store, token: str) -> Actor:
             session.add(row)
             expired = True
         else:
-            row.last_seen_at = now
-            session.add(row)
+            if now - row.last_seen_at >= SESSION_TOUCH_INTERVAL:
+                row.last_seen_at = now
+                session.add(row)
             expired = False
     if expired:
         _audit_account(

@@ -8,7 +8,10 @@ in grey print too.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, cast
@@ -29,6 +32,7 @@ DateFormatter = cast("Callable[[str], Any]", _dates.DateFormatter)
 
 matplotlib.rcParams["svg.hashsalt"] = "cell-dosing"  # stable element ids: the same plot, the same bytes
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, small)
+_DRAWN_LOCK = threading.Lock()
 
 #: state -> (label, marker, colour)
 MARKERS: dict[str, tuple[str, str, str]] = {
@@ -70,7 +74,40 @@ def _legend(axes: object, states: set[str]) -> None:
         axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # type: ignore[attr-defined]
 
 
+#: Drawn plots by the views they show (a view is everything a plot reads; the SVG bytes are stable:
+#: fixed hash salt, no date), so an unchanged ledger serves the same bytes without drawing again.
+_DRAWN: OrderedDict[bytes, bytes] = OrderedDict()
+_DRAWN_MAX = 128
+
+
+def _cached(kind: str, views: list[SubjectView], draw: Callable[[], bytes]) -> bytes:
+    key = hashlib.sha256(
+        kind.encode() + b"\0" + b"\0".join(view.model_dump_json().encode() for view in views)
+    ).digest()
+    with _DRAWN_LOCK:
+        found = _DRAWN.get(key)
+        if found is not None:
+            _DRAWN.move_to_end(key)
+            return found
+    drawn = draw()
+    with _DRAWN_LOCK:
+        _DRAWN[key] = drawn
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return drawn
+
+
 def subject_swimmer(view: SubjectView) -> bytes:
+    """The subject's doses on a timeline (drawn once per distinct view)."""
+    return _cached("subject", [view], lambda: _draw_subject(view))
+
+
+def study_swimmer(views: list[SubjectView]) -> bytes:
+    """One lane per subject (drawn once per distinct set of views)."""
+    return _cached("study", views, lambda: _draw_study(views))
+
+
+def _draw_subject(view: SubjectView) -> bytes:
     doses = [dose for dose in view.doses if dose.status.state.value != "not_applicable"]
     figure = Figure(figsize=(8, 0.45 * max(len(doses), 2) + 1.2))
     axes = figure.add_subplot()
@@ -101,7 +138,7 @@ def subject_swimmer(view: SubjectView) -> bytes:
     return _svg(figure)
 
 
-def study_swimmer(views: list[SubjectView]) -> bytes:
+def _draw_study(views: list[SubjectView]) -> bytes:
     """One lane per subject: the span of its planned doses, and every dose's outcome on it."""
     figure = Figure(figsize=(9, 0.4 * max(len(views), 2) + 1.4))
     axes = figure.add_subplot()

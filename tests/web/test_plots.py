@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from dosing.status import DoseState, DoseStatus
 from dosing.store.models import DoseView, GivenView
 from dosing.web.plots import _event_day
+from tests.web.conftest import World
 
 
 def _dose(state: DoseState, given_at: datetime | None) -> DoseView:
@@ -30,3 +31,23 @@ def test_a_dose_given_early_morning_in_shanghai_is_on_the_local_day() -> None:
 def test_a_missed_dose_sits_on_the_last_day_of_its_window() -> None:
     assert _event_day(_dose(DoseState.MISSED, None), "Asia/Shanghai") == date(2026, 12, 5)
     assert _event_day(_dose(DoseState.UPCOMING, None), "Asia/Shanghai") == date(2026, 12, 4)
+
+
+def test_a_drawn_plot_is_served_again_equal_to_a_fresh_drawing_and_a_changed_view_is_redrawn(
+    world: World,
+) -> None:
+    from dosing.store import ledger
+    from dosing.web import plots
+
+    as_of = world.clock.now()
+    view = ledger.subject_view(world.store, "S-001", as_of)
+    views = ledger.site_views(world.store, None, None, None, as_of)
+    plots._DRAWN.clear()
+    first = plots.subject_swimmer(view)
+    assert first == plots._draw_subject(view) and plots.subject_swimmer(view) is first  # from the cache
+    assert plots.study_swimmer(views) == plots._draw_study(views)
+    assert plots.study_swimmer(views) is plots.study_swimmer(views)
+    # A week later the statuses differ: another view, drawn afresh (not the cached bytes).
+    later = ledger.subject_view(world.store, "S-001", as_of + timedelta(days=7))
+    assert later != view
+    assert plots.subject_swimmer(later) == plots._draw_subject(later) != first
