@@ -17,6 +17,7 @@ from dosing.plausibility import check_weight_measured_on
 from dosing.protocol import Protocol
 from dosing.settings import site_limits
 from dosing.store import tables as t
+from dosing.store.chain import forget_head
 from dosing.store.db import Store
 from dosing.store.ledger._common import _id, _local_date, _one_writer_at_a_time
 from dosing.store.ledger.arm_choice import _arm_choice
@@ -123,8 +124,7 @@ def enroll_many(store: Store, requests: Sequence[EnrollmentRequest]) -> list[Enr
                 _one_writer_at_a_time(session, f"dosing.enroll:{protocol.id}")
                 locked.add(protocol.id)
             try:
-                with session.begin_nested():
-                    results.append(_enroll_in(session, protocol, request, eligibility))
+                results.append(_enroll_saved(session, protocol, request, eligibility))
             except DosingError as error:
                 results.append(error)
             except (IntegrityError, DataError) as error:
@@ -133,6 +133,23 @@ def enroll_many(store: Store, requests: Sequence[EnrollmentRequest]) -> list[Enr
                 # A lost connection (OperationalError) ends the batch instead: nothing is stored.
                 results.append(_refusal(request, error))
     return results
+
+
+def _enroll_saved(
+    session: Session,
+    protocol: Protocol,
+    request: EnrollmentRequest,
+    eligibility: EligibilityAssessment | None,
+) -> Enrollment:
+    """One subject of a batch in its own SAVEPOINT: on any error nothing of it stays."""
+    try:
+        with session.begin_nested():
+            return _enroll_in(session, protocol, request, eligibility)
+    except BaseException:
+        # The SAVEPOINT is rolled back, the subject's audit entry with it: the next entry links to the
+        # head that is stored, not to the entry this subject would have written.
+        forget_head(session)
+        raise
 
 
 def _refusal(request: EnrollmentRequest, error: IntegrityError | DataError) -> DosingError:
