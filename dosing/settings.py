@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -28,7 +29,7 @@ def default_database_url() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOSING_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DOSING_", extra="ignore", frozen=True)
 
     database_url: str = Field(
         default_factory=default_database_url,
@@ -87,9 +88,33 @@ def sqlite_file(url: str) -> Path | None:
 
 def site_limits() -> SiteLimits:
     """The plausibility limits of this site, from the environment."""
-    return get_settings().limits()
+    return _limits(_environment())
 
 
 def get_settings() -> Settings:
-    """Fresh settings from the environment (cheap; not cached so tests can change the environment)."""
+    """The settings of the environment as it is now: read again whenever a variable they depend on
+    changed (tests change the environment), else the ones read before (reading them costs ~1 ms,
+    and a roster of 10,000 subjects asks for them several times per subject)."""
+    return _settings(_environment())
+
+
+def _environment() -> tuple[tuple[str, str], ...]:
+    """What the settings are read from: the DOSING_ variables (any case) and the default data
+    directory's XDG_DATA_HOME and HOME."""
+    return tuple(
+        sorted(
+            (name, value)
+            for name, value in os.environ.items()
+            if name.upper().startswith("DOSING_") or name in ("XDG_DATA_HOME", "HOME")
+        )
+    )
+
+
+@lru_cache(maxsize=8)
+def _settings(environment: tuple[tuple[str, str], ...]) -> Settings:
     return Settings()
+
+
+@lru_cache(maxsize=8)
+def _limits(environment: tuple[tuple[str, str], ...]) -> SiteLimits:
+    return _settings(environment).limits()

@@ -1,6 +1,7 @@
 """Enroll a CSV roster: rows validated, enrolled in batches (one task per batch), calendars written.
 
-Each subject is enrolled in its own store transaction (``ledger.enroll``), so one refused row (a weight
+Each batch is one store transaction of the application layer's bulk enrollment
+(``dosing.app.bulk_enrollment``), each subject in its own SAVEPOINT, so one refused row (a weight
 below the inclusion limit, a withdrawn study) never blocks or corrupts the others. Rerunning the same
 roster changes nothing: a subject already enrolled with the same inputs is reported as skipped; one
 enrolled with different inputs is reported as rejected, never overwritten or duplicated.
@@ -8,108 +9,21 @@ enrolled with different inputs is reported as rejected, never overwritten or dup
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from dosing.errors import DosingError
-from dosing.status import local_date
-from dosing.store.ledger.plan_rows import ALREADY_ENROLLED
+from dosing.app.bulk_enrollment import differences, enroll_rows
+from dosing.app.roster import RosterRow, parse_roster, read_roster_text
 from flows.failures import RESULT_SERIALIZER, data_free_failures
-from flows.roster import RosterRow, parse_roster, read_roster_text
 from flows.run_progress import report
-from flows.store_access import (
-    RETRIES,
-    RETRY_DELAYS_SECONDS,
-    is_transient_database_error,
-    retry_on_transient_database_error,
-    store_for,
-)
+from flows.store_access import RETRIES, RETRY_DELAYS_SECONDS, retry_on_transient_database_error, store_for
 
 DEFAULT_BATCH_SIZE = 500
 
-
-def differences(row: RosterRow, enrolled: Any) -> list[str]:
-    """What a roster row says that the subject's enrollment does not (empty: the same enrollment)."""
-    found = []
-    if enrolled.protocol_id != row.protocol_id:
-        found.append(f"protocol {enrolled.protocol_id} (roster: {row.protocol_id})")
-    if row.arm is not None and enrolled.arm != row.arm:
-        found.append(f"arm {enrolled.arm} (roster: {row.arm})")
-    if enrolled.weight.value != row.weight.value:
-        found.append(f"weight {enrolled.weight} (roster: {row.weight})")
-    if row.site is not None and enrolled.site != row.site:
-        found.append(f"site {enrolled.site} (roster: {row.site})")
-    # An instant anchors on its local calendar day at the site, as the plan counts days.
-    anchor_day = local_date(row.anchor, enrolled.timezone) if isinstance(row.anchor, datetime) else row.anchor
-    if enrolled.anchor_date != anchor_day:
-        found.append(f"anchor {enrolled.anchor_date} (roster: {anchor_day})")
-    return found
-
-
-def _rejection(row: RosterRow, field: str, reason: str) -> dict[str, Any]:
-    return {"line": row.line, "subject_code": row.subject_code, "field": field, "reason": reason}
-
-
-def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
-    """Enroll ``rows`` one transaction each (the application layer's enroll, as ``ctx.actor``); the same
-    code the flow's tasks and the benchmark run."""
-    from dosing.app import clock
-    from dosing.app.enrollment import enroll
-    from dosing.store import ledger
-
-    enrolled: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    for row in rows:
-        try:
-            enrollment = enroll(ctx, row.to_form())
-        except DosingError as error:
-            if error.rule != ALREADY_ENROLLED:
-                rejected.append(_rejection(row, error.field, f"{error.message} (rule: {error.rule})"))
-                continue
-            existing = ledger.subject_view(ctx.store, row.subject_code, clock.now())
-            changed = differences(row, existing)
-            if changed:
-                reason = "already enrolled with other inputs: " + "; ".join(changed)
-                rejected.append(_rejection(row, "subject_code", reason))
-            else:
-                skipped.append(
-                    {
-                        "line": row.line,
-                        "subject_code": row.subject_code,
-                        "protocol_id": existing.protocol_id,
-                        "arm": existing.arm,
-                        "site": existing.site,
-                    }
-                )
-            continue
-        except Exception as error:
-            if is_transient_database_error(error):
-                raise  # the task retries the batch; rows already committed are skipped then
-            # Each row is its own transaction, so nothing of this one was stored; the README promises
-            # that one bad row does not stop the others. Reported by its line, never silently lost.
-            from dosing.free_text import printable
-            from dosing.store.database_errors import database_refusal
-
-            refusal = database_refusal(error)  # never the SQL parameters in a report
-            why = str(refusal) if refusal else f"{type(error).__name__}: {printable(str(error))[:200]}"
-            rejected.append(_rejection(row, "row", f"not enrolled: {why}"))
-            continue
-        enrolled.append(
-            {
-                "line": row.line,
-                "subject_code": enrollment.subject_code,
-                "protocol_id": enrollment.protocol_id,
-                "arm": enrollment.arm,
-                "site": enrollment.site,
-                "planned_doses": enrollment.planned_doses,
-            }
-        )
-    return {"enrolled": enrolled, "skipped": skipped, "rejected": rejected}
+__all__ = ["DEFAULT_BATCH_SIZE", "differences", "enroll_batch", "enroll_roster", "enroll_rows"]
 
 
 @task(
@@ -123,13 +37,12 @@ def enroll_rows(ctx: Any, rows: list[RosterRow]) -> dict[str, list[Any]]:
 def enroll_batch(
     database_url: str | None, rows: list[dict[str, Any]], username: str | None
 ) -> dict[str, list[Any]]:
-    """One batch of roster rows (as JSON: small task inputs); a retry skips what the try committed."""
-    from dosing.app.authority import require
+    """One batch of roster rows (as JSON: small task inputs), one store transaction: a transient
+    database error rolls the whole batch back and the retry enrolls it again."""
     from dosing.app.flow_actor import task_context
 
     parsed = [RosterRow.model_validate(row) for row in rows]
     ctx = task_context(store_for(database_url), username, "enroll-roster")
-    require(ctx, "enroll")
     return enroll_rows(ctx, parsed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import click
 
@@ -24,10 +25,17 @@ from dosing.units import parse_dose_per_kg, parse_weight
 
 
 @click.command()
-@click.argument("protocol_id")
-@click.option("--subject", "subject_code", required=True, help="Study code of the subject (no names).")
+@click.argument("protocol_id", required=False)
+@click.option(
+    "--roster",
+    "roster_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Enroll every row of a CSV roster (the enroll-roster flow's columns) instead of one subject.",
+)
+@click.option("--subject", "subject_code", default=None, help="Study code of the subject (no names).")
 @click.option("--arm", default=None, help="Arm; omit on randomized studies (the list assigns it).")
-@click.option("--weight", "weight_text", required=True, help="Enrollment weight with its unit, e.g. 62kg.")
+@click.option("--weight", "weight_text", default=None, help="Enrollment weight with its unit, e.g. 62kg.")
 @click.option("--allow-pounds", is_flag=True, help="Accept a weight in pounds (converted to kg).")
 @click.option(
     "--weight-measured-on", default=None, metavar="DATE",
@@ -58,10 +66,11 @@ from dosing.units import parse_dose_per_kg, parse_weight
 @database_url_option
 @json_option
 def enroll(
-    protocol_id: str,
-    subject_code: str,
+    protocol_id: str | None,
+    roster_path: Path | None,
+    subject_code: str | None,
     arm: str | None,
-    weight_text: str,
+    weight_text: str | None,
     allow_pounds: bool,
     weight_measured_on: str | None,
     anchor_text: str | None,
@@ -79,8 +88,21 @@ def enroll(
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Enroll a subject in PROTOCOL_ID (study code or registry id) and store the plan (one transaction),
-    attributed to you, stamped now."""
+    """Enroll a subject in PROTOCOL_ID (study code or registry id) and store the plan (one
+    transaction), attributed to you, stamped now.
+
+    With --roster FILE (and no PROTOCOL_ID): every row of the CSV roster, each subject all or nothing;
+    bad rows are reported by line and the others are enrolled (exit status 1 if any row was rejected).
+    """
+    if roster_path is not None:
+        if protocol_id is not None or subject_code is not None or weight_text is not None:
+            raise click.UsageError(
+                "--roster takes the subjects from the file: no PROTOCOL_ID, --subject or --weight"
+            )
+        _enroll_roster(roster_path, allow_pounds, database_url, as_json)
+        return
+    if protocol_id is None or subject_code is None or weight_text is None:
+        raise click.UsageError("give PROTOCOL_ID, --subject and --weight (or --roster FILE)")
     from dosing.app import clock
     from dosing.app import enrollment as enrollment_use_case
     from dosing.plan import check_study_takes_patients
@@ -148,6 +170,29 @@ def enroll(
     click.echo(f"planned: {e.planned_doses} administrations, {e.planned_assessments} assessments")
     for warning in e.warnings:
         click.secho(f"warning: {warning}", fg="yellow")
+
+
+def _enroll_roster(path: Path, allow_pounds: bool, database_url: str | None, as_json: bool) -> None:
+    from dosing.app.bulk_enrollment import enroll_roster
+    from dosing.app.roster import parse_roster, read_roster_text
+
+    roster = parse_roster(read_roster_text(path), allow_pounds=allow_pounds)
+    ctx = signed_in(ledger_store(database_url), "enroll")
+    outcome = enroll_roster(ctx, roster)
+    rows = len(roster.rows) + len(roster.rejected)
+    if as_json:
+        emit_json({"roster": str(path.resolve()), "rows": rows, **outcome})
+    else:
+        click.echo(
+            f"enrolled {len(outcome['enrolled'])}, already enrolled {len(outcome['skipped'])}, "
+            f"rejected {len(outcome['rejected'])} (of {rows} rows in {path.name})"
+        )
+        for rejected in outcome["rejected"]:
+            who = f" ({rejected['subject_code']})" if rejected.get("subject_code") else ""
+            click.echo(f"  line {rejected['line']}{who}: error: {rejected['field']}: {rejected['reason']}")
+    if outcome["rejected"]:
+        # The good rows are stored; a script or a cron job must still notice the rows that are not.
+        raise SystemExit(1)
 
 
 def eligibility_inputs(

@@ -156,7 +156,7 @@ def enroll_roster_command(
     """Enroll every subject of the CSV file ROSTER; bad rows are reported with their line numbers."""
     if batch_size < 1:
         raise DosingError("batch size", "batch size >= 1", f"{batch_size} subjects per task")
-    from flows.roster import check_roster_header, read_roster_text
+    from dosing.app.roster import check_roster_header, read_roster_text
 
     # A binary or non-UTF-8 file, or a header that holds no roster, is refused before Prefect starts
     # (15-30 s): the whole file is wrong, not a row of it.

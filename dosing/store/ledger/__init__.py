@@ -10,7 +10,7 @@ One module per use case; this package re-exports what callers use (``ledger.enro
 from __future__ import annotations
 
 from dosing.store.ledger.correction import correct
-from dosing.store.ledger.enrollment import enroll
+from dosing.store.ledger.enrollment import enroll, enroll_many
 from dosing.store.ledger.escalation_cohorts import cohorts, review_cohort
 from dosing.store.ledger.overdue_queries import late_candidates, missed_candidates
 from dosing.store.ledger.overdue_rows import overdue
@@ -65,6 +65,7 @@ __all__ = [
     "correct",
     "decide_hold",
     "enroll",
+    "enroll_many",
     "late_candidates",
     "missed_candidates",
     "overdue",
