@@ -239,6 +239,7 @@ _MARKERS = {
     DoseState.MISSED: "[missed] ",
 }
 _CANCELLED = {DoseState.SKIPPED, DoseState.NOT_APPLICABLE}
+_STILL_TO_COME = {DoseState.UPCOMING, DoseState.WINDOW_OPEN}
 
 
 def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -347,7 +348,8 @@ def dose_event(
         sequence=dose.revision,
         status=EventStatus.CANCELLED if cancelled else EventStatus.CONFIRMED,
         stamp=_utc(dose.revised_at),
-        wants_alarm=dose.state is None or not (cancelled or dose.state in _GIVEN),
+        # A reminder is for a dose still to come: never for one given, cancelled or already missed.
+        wants_alarm=dose.state is None or dose.state in _STILL_TO_COME,
     )
 
 

@@ -218,3 +218,14 @@ def test_range_keeps_events_touching_any_day_of_it() -> None:
     assert in_range([span], date(2028, 3, 3), date(2028, 3, 10)) == [span]
     assert in_range([span], date(2028, 3, 4), None) == []
     assert span.status is EventStatus.CONFIRMED
+
+
+def test_only_doses_still_to_come_carry_a_reminder() -> None:
+    # A missed dose's window has closed: a preparation reminder for it would send the pharmacy to work
+    # on a bag nobody will hang.
+    protocol, plan = _weekly()
+    states = [DoseState.MISSED, DoseState.WINDOW_OPEN, DoseState.GIVEN_LATE, DoseState.UPCOMING]
+    doses = [
+        dose.model_copy(update={"state": state}) for dose, state in zip(_doses(plan), states, strict=True)
+    ]
+    assert [event.wants_alarm for event in _events(protocol, plan, doses)] == [False, True, False, True]
