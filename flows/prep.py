@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from dosing.app.spreadsheet import csv_text
 from dosing.catalog import check_site, get_protocol
-from dosing.cli.output import csv_text
 from dosing.errors import DosingError
 from flows.calendar_files import write_if_changed
 from flows.failures import RESULT_SERIALIZER, data_free_failures

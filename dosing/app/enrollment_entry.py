@@ -19,7 +19,7 @@ from dosing.store.models import Enrollment, EnrollmentForm
 
 
 def _anchor(text: str | None, protocol: object, zone: str) -> date | datetime:
-    from dosing.cli.params import parse_date_or_instant
+    from dosing.app.typed import parse_date_or_instant
     from dosing.status import local_date
 
     if text:
@@ -54,8 +54,8 @@ def enroll_typed(
     ascites: str | None = None,
     encephalopathy: str | None = None,
 ) -> Enrollment:
+    from dosing.app.typed import eligibility_inputs
     from dosing.catalog import get_protocol
-    from dosing.cli.enrollment import eligibility_inputs
     from dosing.plan import check_study_takes_patients
     from dosing.units import parse_dose_per_kg, parse_weight
 

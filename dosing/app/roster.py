@@ -24,9 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dosing.app.typed import eligibility_inputs, parse_date, parse_date_or_instant
 from dosing.catalog import get_protocol
-from dosing.cli.enrollment import eligibility_inputs
-from dosing.cli.params import parse_date, parse_date_or_instant
 from dosing.eligibility import EligibilityInputs
 from dosing.errors import DosingError
 from dosing.store.models import EnrollmentForm

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from dosing.app.typed import parse_date
 from dosing.cli.output import emit_json, json_option
 from dosing.cli.params import (
     AsOf,
@@ -15,7 +16,6 @@ from dosing.cli.params import (
     as_of_or_now,
     database_url_option,
     output_option,
-    parse_date,
     site_option,
     sites_zone,
     subject_zone,

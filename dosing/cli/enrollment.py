@@ -7,18 +7,12 @@ from pathlib import Path
 
 import click
 
+from dosing.app.typed import build_request, eligibility_inputs, parse_date, parse_date_or_instant
 from dosing.catalog import get_protocol
 from dosing.cli.output import emit_json, json_option
-from dosing.cli.params import (
-    build_request,
-    database_url_option,
-    ledger_store,
-    parse_date,
-    parse_date_or_instant,
-    site_option,
-)
+from dosing.cli.params import database_url_option, ledger_store, site_option
 from dosing.cli.session import signed_in
-from dosing.eligibility import EligibilityAssessment, EligibilityInputs, parse_lab
+from dosing.eligibility import EligibilityAssessment
 from dosing.errors import DosingError
 from dosing.status import local_date
 from dosing.units import parse_dose_per_kg, parse_weight
@@ -193,37 +187,6 @@ def _enroll_roster(path: Path, allow_pounds: bool, database_url: str | None, as_
     if outcome["rejected"]:
         # The good rows are stored; a script or a cron job must still notice the rows that are not.
         raise SystemExit(1)
-
-
-def eligibility_inputs(
-    *,
-    age: int | str | None,
-    creatinine: str | None,
-    bilirubin: str | None,
-    inr: str | None,
-    albumin: str | None,
-    ascites: str | None,
-    encephalopathy: str | None,
-) -> EligibilityInputs | None:
-    """The inclusion inputs as typed (CLI options or roster cells); None when none is given."""
-    typed = (age, creatinine, bilirubin, inr, albumin, ascites, encephalopathy)
-    if all(value is None or value == "" for value in typed):
-        return None
-    if isinstance(age, str):
-        try:
-            age = int(age) if age.strip() else None
-        except ValueError as error:
-            raise DosingError("age", "age in whole years", f"{age!r} is not a number of years") from error
-    return build_request(
-        EligibilityInputs,
-        age_years=age,
-        creatinine=parse_lab(creatinine, "creatinine", ("mg/dL",)) if creatinine else None,
-        bilirubin=parse_lab(bilirubin, "bilirubin", ("mg/dL", "umol/L")) if bilirubin else None,
-        inr=parse_lab(inr, "INR", ("{INR}",)) if inr else None,
-        albumin=parse_lab(albumin, "albumin", ("g/dL", "g/L")) if albumin else None,
-        ascites=ascites or None,
-        encephalopathy=encephalopathy or None,
-    )
 
 
 def eligibility_text(assessed: EligibilityAssessment) -> str:

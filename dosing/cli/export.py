@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from dosing.cli.output import csv_text, emit_json, json_option
+from dosing.app.spreadsheet import csv_text
+from dosing.cli.output import emit_json, json_option
 from dosing.cli.params import (
     AsOf,
     as_of_option,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from dosing.cli.params import parse_local_moment
+from dosing.app.typed import parse_local_moment
 from dosing.units import AmountUnit, parse_amount, parse_volume
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -42,14 +40,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def csv_text(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(["" if c is None else c for c in row] for row in rows)
-    return buffer.getvalue()
 
 
 def status_text(status: DoseStatus) -> str:

@@ -6,12 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from pydantic import BaseModel, ValidationError
 
-from dosing.errors import DosingError, from_validation_error
+from dosing.app.typed import (
+    parse_local_moment,
+    plausible_date,
+)
+from dosing.errors import DosingError
 from dosing.units import (
     AmountUnit,
     Concentration,
@@ -23,64 +26,6 @@ from dosing.units import (
     parse_percent,
     parse_weight,
 )
-
-Model = TypeVar("Model", bound=BaseModel)
-DateOrTime = TypeVar("DateOrTime", date, datetime)
-
-
-def plausible_date(moment: DateOrTime, field: str) -> DateOrTime:
-    """A typed date or date-time, refused when its year is outside the site's range (1900, 9999)."""
-    from dosing.plausibility import check_year
-    from dosing.settings import site_limits
-
-    check_year(moment, field, site_limits())
-    return moment
-
-
-def parse_date(text: str, field: str) -> date:
-    """A local calendar date typed as ``YYYY-MM-DD``, within the site's years."""
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError as error:
-        raise DosingError(field, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
-    return plausible_date(day, field)
-
-
-def parse_date_or_instant(text: str, field: str) -> date | datetime:
-    """``2026-12-01`` is a local calendar date; ``2026-12-01T23:30+00:00`` an instant (needs an offset)."""
-    try:
-        if "T" in text or " " in text.strip():
-            moment = datetime.fromisoformat(text)
-            if moment.tzinfo is None:
-                raise DosingError(
-                    field, "ISO date, or date-time with an offset", f"{text!r} has no UTC offset"
-                )
-            return plausible_date(moment, field)
-        return plausible_date(date.fromisoformat(text), field)
-    except DosingError:
-        # A DosingError is a ValueError too: a date outside the plausible years keeps its own rule.
-        raise
-    except ValueError as error:
-        raise DosingError(field, "ISO 8601 date (YYYY-MM-DD)", f"{text!r} is not a date") from error
-
-
-def parse_local_moment(text: str, field: str, timezone: str) -> datetime:
-    """A date-time typed at the bedside: local to the site unless it carries an offset."""
-    import pendulum
-
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise DosingError(
-            field, "ISO 8601 date-time (YYYY-MM-DDTHH:MM)", f"{text!r} is not a date-time"
-        ) from error
-    plausible_date(moment, field)
-    if moment.tzinfo is None:
-        local = pendulum.datetime(
-            moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, tz=timezone
-        )
-        return local
-    return moment
 
 
 def weight_option(text: str, allow_pounds: bool, field: str = "weight") -> Weight:
@@ -271,14 +216,6 @@ def zone_for(site: str | None, timezone: str | None) -> str:
             f"the sites' clocks differ ({found}): give --site or --timezone",
         )  # fmt: skip
     return zone
-
-
-def build_request(model: type[Model], **values: Any) -> Model:
-    """A validated request, its validation errors told as the rule each value breaks."""
-    try:
-        return model(**values)
-    except ValidationError as error:
-        raise from_validation_error(error) from error
 
 
 def ledger_store(database_url: str | None) -> Any:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from dosing.app.typed import parse_date, plausible_date
 from dosing.catalog import library
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
@@ -27,8 +28,6 @@ from dosing.cli.params import (
     as_of_or_now,
     database_url_option,
     output_option,
-    parse_date,
-    plausible_date,
     site_option,
     subject_zone,
     timezone_option,

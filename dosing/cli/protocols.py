@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
+from dosing.app.typed import parse_date_or_instant
 from dosing.catalog import get_protocol, library, load_protocol_file
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
     concentration_option,
     dose_per_kg_option,
-    parse_date_or_instant,
     percent_option,
     site_option,
     weight_option,

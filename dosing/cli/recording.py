@@ -11,16 +11,11 @@ from typing import Any
 
 import click
 
+from dosing.app.typed import build_request, parse_local_moment
 from dosing.catalog import get_protocol
 from dosing.cli.given_fields import given_options, given_values
 from dosing.cli.output import emit_json, json_option, status_text
-from dosing.cli.params import (
-    build_request,
-    database_url_option,
-    ledger_store,
-    parse_local_moment,
-    subject_zone,
-)
+from dosing.cli.params import database_url_option, ledger_store, subject_zone
 from dosing.cli.session import password_stdin_option, read_password, signed_in
 
 

@@ -6,12 +6,12 @@ from datetime import date
 
 import click
 
+from dosing.app.typed import build_request
 from dosing.cli.output import emit_json, json_option, table
 from dosing.cli.params import (
     AsOf,
     as_of_option,
     as_of_or_now,
-    build_request,
     database_url_option,
     ledger_store,
     refuse_as_of,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import click
 
-from dosing.cli.output import csv_option, csv_text, emit_json, json_option, status_text, table
+from dosing.app.spreadsheet import csv_text
+from dosing.cli.output import csv_option, emit_json, json_option, status_text, table
 from dosing.cli.params import (
     AsOf,
     as_of_option,

@@ -218,7 +218,7 @@ def enroll(request: Request, body: EnrollIn) -> Enrollment:
 
 
 def _reschedule_form(subject_code: str, body: RescheduleIn) -> RescheduleForm:
-    from dosing.cli.params import build_request
+    from dosing.app.typed import build_request
     from dosing.web.typed import optional_day
 
     return build_request(
@@ -280,8 +280,8 @@ class CohortReviewIn(BaseModel):
     dependencies=authenticated,
 )
 def cohort_review_create(request: Request, protocol_id: str, body: CohortReviewIn) -> RecordOut:
+    from dosing.app.typed import build_request
     from dosing.catalog import get_protocol
-    from dosing.cli.params import build_request
     from dosing.store.models import CohortReviewForm
 
     ctx = context(request)

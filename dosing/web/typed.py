@@ -9,7 +9,7 @@ from dosing.errors import DosingError
 
 def local_moment(text: str, field: str, zone: str) -> datetime:
     """A date-time from a form (``2026-12-01T09:30`` from a datetime-local input): the site's wall clock."""
-    from dosing.cli.params import parse_local_moment
+    from dosing.app.typed import parse_local_moment
 
     return parse_local_moment(text.strip(), field, zone)
 

@@ -134,7 +134,7 @@ def enroll(
 def _reschedule_form(
     subject_code: str, sequence: int, given_on: str, policy: str, reason: str
 ) -> RescheduleForm:
-    from dosing.cli.params import build_request
+    from dosing.app.typed import build_request
 
     return build_request(
         RescheduleForm,
@@ -188,7 +188,7 @@ def review(
     password: str = Form("", max_length=128),
 ) -> Response:
     ctx = context(request)
-    from dosing.cli.params import build_request
+    from dosing.app.typed import build_request
 
     form = build_request(
         CohortReviewForm,
