@@ -12,6 +12,7 @@ import pytest
 
 from dosing.cli import main
 from dosing.cli.params import AS_OF, TIMEZONE, known_site
+from tests.cli.command_tree import walk
 
 #: The one spelling of each thing, and spellings it replaced (never silent aliases).
 STORE = "--database-url"
@@ -28,17 +29,6 @@ NO_STORE = {
 #: Paths a command writes besides its main output, named for what they hold: enroll-roster's and
 #: demo's main output is the store; ``--calendars DIR`` also writes each subject's calendar.
 SECOND_OUTPUTS = {(("flows", "run", "enroll-roster"), "--calendars"), (("demo",), "--calendars")}
-
-
-def walk(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
-    found = [(path, command)]
-    if isinstance(command, click.Group):
-        context = click.Context(command)
-        for name in command.list_commands(context):
-            sub = command.get_command(context, name)
-            assert sub is not None, name
-            found += walk(sub, (*path, name))
-    return found
 
 
 COMMANDS = [(path, command) for path, command in walk(main) if not isinstance(command, click.Group)]

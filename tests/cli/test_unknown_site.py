@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 
 from dosing.catalog import known_sites
+from tests.cli.command_tree import walk
 
 DOSING = Path(sys.executable).parent / "dosing"
 
@@ -59,17 +59,6 @@ def test_the_flows_refuse_an_unknown_site_given_as_a_deployment_parameter(tmp_pa
         export_calendars.fn(str(tmp_path / "out"), site="tehran")
 
 
-def _commands(command: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
-    found = [(path, command)]
-    if isinstance(command, click.Group):
-        context = click.Context(command)
-        for name in command.list_commands(context):
-            sub = command.get_command(context, name)
-            assert sub is not None, name
-            found += _commands(sub, (*path, name))
-    return found
-
-
 def test_every_site_filter_in_the_cli_checks_the_site() -> None:
     from dosing.cli import main
     from dosing.cli.params import known_site
@@ -78,7 +67,7 @@ def test_every_site_filter_in_the_cli_checks_the_site() -> None:
     # refuses a known site that is not one of its own).
     filters = [
         (path, param)
-        for path, command in _commands(main, ())
+        for path, command in walk(main)
         for param in command.params
         if "--site" in getattr(param, "opts", [])
     ]
