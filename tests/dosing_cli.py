@@ -173,13 +173,23 @@ def sign_in_here(url: str, state_dir: Path, roles: str = TESTER_ROLES, username:
     session for ``username`` in ``state_dir`` (the ``XDG_STATE_HOME`` the command runs with)."""
     from dosing.app import accounts
     from dosing.app.context import Context
-    from dosing.cli.session import save_token
     from dosing.store import open_store
 
     store = open_store(url)
     if accounts.needs_bootstrap(store):
         admin = accounts.bootstrap_admin(store, ADMIN, "Ada Admin", "admin", PASSWORD)
         accounts.add_user(Context(store=store, actor=admin), username, "Tess Tester", roles, PASSWORD)
+    log_in_here(store, url, state_dir, username)
+    store.dispose()
+    return PASSWORD
+
+
+def log_in_here(store: Any, url: str, state_dir: Path, username: str) -> None:
+    """Log ``username`` in (the test password) and keep the session file in ``state_dir``, as
+    ``dosing login`` does under that ``XDG_STATE_HOME``."""
+    from dosing.app import accounts
+    from dosing.cli.session import save_token
+
     token, _ = accounts.login(store, username, PASSWORD)
     previous = os.environ.get("XDG_STATE_HOME")
     os.environ["XDG_STATE_HOME"] = str(state_dir)
@@ -190,8 +200,6 @@ def sign_in_here(url: str, state_dir: Path, roles: str = TESTER_ROLES, username:
             os.environ.pop("XDG_STATE_HOME", None)
         else:
             os.environ["XDG_STATE_HOME"] = previous
-    store.dispose()
-    return PASSWORD
 
 
 _SIGNED_IN: set[tuple[str, str]] = set()

@@ -30,7 +30,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
-from tests.dosing_cli import ADMIN, DOSING, PASSWORD, TESTER, _signs, faketime_env
+from tests.dosing_cli import ADMIN, DOSING, PASSWORD, TESTER, _signs, faketime_env, log_in_here
 from tests.eligible import ELIGIBLE_OPTIONS
 from tests.store.conftest import PG_URL, SESSION_TAG, _pg_reachable, pg_url_for
 
@@ -1577,22 +1577,13 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _save_session(url: str, state: Path, username: str) -> None:
-    from dosing.app import accounts
-    from dosing.cli.session import save_token
     from dosing.store import open_store
 
     store = open_store(url)
-    token, _ = accounts.login(store, username, PASSWORD)
-    store.dispose()
-    previous = os.environ.get("XDG_STATE_HOME")
-    os.environ["XDG_STATE_HOME"] = str(state)
     try:
-        save_token(username, token, url)
+        log_in_here(store, url, state, username)
     finally:
-        if previous is None:
-            os.environ.pop("XDG_STATE_HOME", None)
-        else:
-            os.environ["XDG_STATE_HOME"] = previous
+        store.dispose()
 
 
 def _seed(url: str, root: Path) -> Seeded:
