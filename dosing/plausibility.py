@@ -93,6 +93,39 @@ def check_weight_measured_on(
         )
 
 
+# --- what the pharmacy receives ------------------------------------------------------------------
+
+
+def check_lot_receipt(
+    volume: Volume, expiry: date, today: date, *, container_max: Volume, shelf_life_years: int
+) -> None:
+    """A lot received into stock: each container holds a volume a bag or vial can hold (50 L for 50 mL
+    is a unit typo), and its expiry is not further ahead than any cell or vesicle product keeps
+    (2072 for 2027 is a digit typo; an expired lot is refused later, at every dose that would use it)."""
+    if volume.value > container_max.value:
+        raise HardStop(
+            "volume",
+            f"at most {container_max} per container (site setting DOSING_LOT_CONTAINER_MAX_ML)",
+            f"{volume} is not one bag or vial; give the volume of one container and --containers",
+        )
+    latest = _years_after(today, shelf_life_years)
+    if expiry > latest:
+        raise HardStop(
+            "expiry",
+            f"at most {shelf_life_years} years ahead, on or before {latest.isoformat()} "
+            "(site setting DOSING_LOT_SHELF_LIFE_MAX_YEARS)",
+            f"{expiry.isoformat()} is further ahead than any lot keeps; check the year",
+        )
+
+
+def _years_after(day: date, years: int) -> date:
+    """The same day ``years`` later (29 February becomes 28 February in a common year)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 # --- what is recorded as given -------------------------------------------------------------------
 
 

@@ -11,12 +11,16 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dosing import plausibility
+from dosing.errors import DosingError
 from dosing.plausibility import SiteLimits
+
+SiteSettings = TypeVar("SiteSettings", bound=BaseSettings)
 
 
 def default_data_dir() -> Path:
@@ -112,7 +116,40 @@ def _environment() -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=8)
 def _settings(environment: tuple[tuple[str, str], ...]) -> Settings:
-    return Settings()
+    return load_settings(Settings)
+
+
+def load_settings(kind: type[SiteSettings]) -> SiteSettings:
+    """Site settings read from the environment; a value out of its range (``DOSING_SESSION_IDLE_MINUTES=
+    100000``, ``DOSING_WEIGHT_MAX_KG=abc``) is refused naming the variable and its range, never a
+    traceback and never mistaken for the value being typed when the settings were first needed."""
+    try:
+        return kind()
+    except ValidationError as error:
+        raise setting_refusal(kind, error) from None
+
+
+_KINDS_OF_VALUE = {"int": "a whole number", "Decimal": "a number", "bool": "true or false", "str": "text"}
+
+
+def setting_refusal(kind: type[BaseSettings], error: ValidationError) -> DosingError:
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    field = kind.model_fields.get(name)
+    variable = f"DOSING_{name.upper()}" if name else "DOSING_ settings"
+    bounds = []
+    for constraint in field.metadata if field is not None else []:
+        for attribute, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            limit = getattr(constraint, attribute, None)
+            if limit is not None:
+                bounds.append(f"{sign} {limit}")
+    annotation = getattr(field.annotation, "__name__", "") if field is not None else ""
+    kind_of_value = _KINDS_OF_VALUE.get(annotation, "valid value")
+    rule = f"site setting {variable}: {kind_of_value}" + (f" {' and '.join(bounds)}" if bounds else "")
+    if field is not None and field.default is not None and not callable(field.default):
+        rule += f", default {field.default}"
+    given = first.get("input")
+    return DosingError(variable, rule, f"{given!r}: {first['msg']}" if given is not None else first["msg"])
 
 
 @lru_cache(maxsize=8)

@@ -26,4 +26,6 @@ class AccessPolicy(BaseSettings):
 
 
 def get_policy() -> AccessPolicy:
-    return AccessPolicy()
+    from dosing.settings import load_settings
+
+    return load_settings(AccessPolicy)

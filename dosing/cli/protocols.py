@@ -203,7 +203,17 @@ def plan(
     )
     from dosing.settings import site_limits
 
-    patient_plan = plan_patient(protocol, inputs, site_limits())
+    limits = site_limits()
+    patient_plan = plan_patient(protocol, inputs, limits)
+    if inputs.weight_measured_on is not None:
+        # A dry run has no enrollment day: the weight is checked against today on the site's clock.
+        from zoneinfo import ZoneInfo
+
+        from dosing.app import clock
+        from dosing.plausibility import check_weight_measured_on
+
+        today = clock.now().astimezone(ZoneInfo(patient_plan.timezone)).date()
+        check_weight_measured_on(inputs.weight_measured_on, today, limits, when="today")
     if as_json:
         emit_json(patient_plan)
     else:

@@ -54,6 +54,10 @@ class PharmacySettings(BaseSettings):
     bag_use_hours: Decimal = Field(default=Decimal(24), gt=0, le=720)
     #: A lot is released only at or above this post-thaw viability (cell products).
     release_min_viability: Decimal = Field(default=Decimal(70), gt=0, le=100)
+    #: The largest container a lot comes in (a 1,000 mL bag is the largest cell-therapy bag).
+    lot_container_max_ml: Decimal = Field(default=Decimal(1000), gt=0, le=10000)
+    #: How far ahead a lot's expiry may lie when it is received.
+    lot_shelf_life_max_years: int = Field(default=10, ge=1, le=50)
     #: ISBT 128 product codes by product name (site configuration from the ICCBBA database), JSON:
     #: ``DOSING_PRODUCT_CODES='{"UC-MSC": "S1398V00"}'``.
     product_codes: dict[str, str] = Field(default_factory=dict)
@@ -62,7 +66,9 @@ class PharmacySettings(BaseSettings):
 
 
 def get_pharmacy_settings() -> PharmacySettings:
-    return PharmacySettings()
+    from dosing.settings import load_settings
+
+    return load_settings(PharmacySettings)
 
 
 class LotRecord(SQLModel, table=True):

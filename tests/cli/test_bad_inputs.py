@@ -129,6 +129,11 @@ CASES: list[Bad] = [
     bad(*PLAN_OK, "--concentration", "2e6 mg/mL", field="concentration", rule="cells"),
     bad(*PLAN_OK, "--concentration", "lots", field="concentration", rule="concentration"),
     bad(*PLAN_OK, "--weight-measured-on", "2026-13-01", field="weight measured on", rule="plan --help"),
+    # A dry run has no enrollment day: the weight is measured by today, at most 30 days before it.
+    bad(*PLAN_OK, "--weight-measured-on", "2100-01-01", field="weight measured on",
+        rule="a weight is measured before it is used"),
+    bad(*PLAN_OK, "--weight-measured-on", "1999-01-01", field="weight measured on",
+        rule="DOSING_WEIGHT_MAX_AGE_DAYS"),
     bad(*PLAN_OK, "--site", "tehran", field="site", rule="site"),
     bad(
         "plan",
@@ -1017,6 +1022,11 @@ CASES: list[Bad] = [
     ),
     bad("prep", "S-002", "1", field="output", rule="Missing option"),
     # --- lots ------------------------------------------------------------------------------------------
+    # A unit typo (50 L for 50 mL) and a digit typo in the expiry's year (2072 for 2027).
+    w(*LOT, "--lot-number", "L900", "--volume", "50L", "--expiry", "2027-06-30", field="volume",
+      rule="DOSING_LOT_CONTAINER_MAX_ML", process=True),
+    w(*LOT, "--lot-number", "L900", "--volume", "50mL", "--expiry", "2072-06-30", field="expiry",
+      rule="DOSING_LOT_SHELF_LIFE_MAX_YEARS"),
     w(
         *LOT,
         "--lot-number",

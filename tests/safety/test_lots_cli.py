@@ -54,3 +54,67 @@ def test_lots_add_warns_on_a_viability_below_release_and_prep_skips_the_lot(dosi
     register_lot(dosing, "L-GOOD")
     chosen = dosing("prep", "S-001", "2", "-o", out, "--as-of", "2026-12-03T00:00:00+00:00", "--json")
     assert [row["lot"] for row in json.loads(chosen.stdout)] == ["L-GOOD"]
+
+
+@pytest.mark.parametrize(
+    ("volume", "expiry", "field", "rule"),
+    [
+        ("50L", "2027-12-31", "volume", "at most 1000 mL per container"),  # 50 L for 50 mL
+        ("5000mL", "2027-12-31", "volume", "DOSING_LOT_CONTAINER_MAX_ML"),  # an extra zero, twice
+        ("50mL", "2072-12-31", "expiry", "DOSING_LOT_SHELF_LIFE_MAX_YEARS"),  # 2072 for 2027
+    ],
+)
+def test_lots_add_refuses_a_container_or_an_expiry_no_lot_has(
+    dosing: Run, volume: str, expiry: str, field: str, rule: str
+) -> None:
+    result = dosing(
+        "lots", "add", "--lot-number", "L9", "--product", "UC-MSC", "--concentration", "2e6/mL",
+        "--viability", "95%", "--volume", volume, "--expiry", expiry, ok=False,
+    )  # fmt: skip
+    refused(result, field, "", rule)
+    assert json.loads(dosing("lots", "list", "--json").stdout) == []
+
+
+@SQLITE_ONLY
+def test_a_site_may_receive_larger_containers_when_it_says_so(dosing: Run) -> None:
+    dosing(
+        "lots", "add", "--lot-number", "L9", "--product", "UC-MSC", "--concentration", "2e6/mL",
+        "--viability", "95%", "--volume", "1500mL", "--expiry", "2027-12-31",
+        extra_env={"DOSING_LOT_CONTAINER_MAX_ML": "2000"},
+    )  # fmt: skip
+    assert [lot["volume"] for lot in json.loads(dosing("lots", "list", "--json").stdout)] == [
+        {"value": 1500, "unit": "mL"}
+    ]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("DOSING_SESSION_IDLE_MINUTES", "100000", "a whole number >= 1 and <= 1440, default 15"),
+        ("DOSING_WEIGHT_MAX_KG", "abc", "a number, default 300"),
+        ("DOSING_LOT_CONTAINER_MAX_ML", "-3", "a number > 0 and <= 10000, default 1000"),
+        ("DOSING_RELEASE_MIN_VIABILITY", "700", "<= 100"),
+    ],
+)
+def test_a_bad_site_setting_is_named_never_a_traceback(
+    dosing: Run, variable: str, value: str, rule: str
+) -> None:
+    # Before: a traceback (exit 1), or the refusal blamed the first value typed (``anchor: not a date``).
+    assert json.loads(dosing("lots", "list", "--json").stdout) == []  # logged in, before the bad setting
+    refusals = 0
+    for args in (
+        ("plan", "NCT04822922", "--arm", "low", "--weight", "62kg", "--anchor", "2026-12-01"),
+        ("lots", "add", "--lot-number", "L9", "--product", "UC-MSC", "--concentration", "2e6/mL",
+         "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31"),
+        ("whoami",),
+    ):  # fmt: skip
+        result = dosing(*args, ok=False, extra_env={variable: value})
+        if result.returncode == 0:
+            continue  # this command does not read that setting
+        refusals += 1
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"error: {variable}: {value!r}: "), result.stderr
+        assert f"(rule: site setting {variable}: " in result.stderr and rule in result.stderr
+    assert refusals >= 1, f"no command read {variable}"
+    assert json.loads(dosing("lots", "list", "--json").stdout) == []
