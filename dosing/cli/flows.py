@@ -65,43 +65,36 @@ def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _stop_temporary_server() -> None:
-    """Stop the temporary Prefect server this process started, if any, now rather than at exit."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    for server in list(SubprocessASGIServer._instances.values()):
-        server.stop()
-
-
 def _run(
     flow_call: Callable[[], dict[str, Any]], verbose: bool, database_url: str | None, action: str
 ) -> dict[str, Any]:
-    from dosing.app.flow_actor import acting_as
-    from dosing.cli.session import signed_in
-    from dosing.store import open_store
+    from flows.local_server import LocalServer, LocalServerError
+    from flows.run_progress import report
 
     if database_url:
         # Through the environment, never as a flow parameter: parameters are stored on the Prefect
         # server with each flow run, and a database URL may carry a password.
         os.environ["DOSING_DATABASE_URL"] = database_url
-    # A flow run from here acts as the logged-in person (never a name passed to the flow).
-    actor = signed_in(open_store(), action).actor
     prepare_prefect_environment(verbose=verbose)
     # Prefect's flow engine turns SIGTERM into a crash report, then re-sends it to the handler it
     # found: this one.
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, _interrupt)
-    from flows.run_progress import report
-
-    if not os.environ.get("PREFECT_API_URL"):
-        # The only silent stretch left: say what it is, and how to avoid it.
-        report("starting Prefect's temporary local server (15-30 s; PREFECT_API_URL names a running one)")
+    server = None
     try:
-        with acting_as(actor):
-            return flow_call()
+        if not os.environ.get("PREFECT_API_URL"):
+            # Started first: it comes up while this process signs in and imports Prefect.
+            report(
+                "starting Prefect's temporary local server (about 5 s; PREFECT_API_URL names a running one)"
+            )
+            server = LocalServer().start()  # sets PREFECT_API_URL: before Prefect is imported
+        # A flow run from here acts as the logged-in person (never a name passed to the flow).
+        actor = _signed_in(action)
+        return _call_flow(flow_call, actor, server)
     except KeyboardInterrupt as interruption:
         logging.disable(logging.CRITICAL)  # the server's shutdown chatter is not the user's business
-        _stop_temporary_server()
+        if server is not None:
+            server.stop()
         why = str(interruption) or "SIGINT"
         click.echo(
             f"interrupted ({why}): the temporary Prefect server was stopped; what was written before "
@@ -109,9 +102,38 @@ def _run(
             err=True,
         )
         raise SystemExit(130) from None
+    except LocalServerError as error:
+        # Not a bad input (exit 2): the machine could not start the server, as an unreachable database.
+        click.echo(
+            f"error: prefect server: {error} (rule: the temporary server answers within "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or PREFECT_API_URL names a running one)",
+            err=True,
+        )
+        raise SystemExit(1) from None
     finally:
         if not verbose:
             _silence_shutdown()
+        # The server itself stops at exit, after Prefect's workers have sent what they hold.
+
+
+def _signed_in(action: str) -> Any:
+    from dosing.cli.session import signed_in
+    from dosing.store import open_store
+
+    return signed_in(open_store(), action).actor
+
+
+def _call_flow(flow_call: Callable[[], dict[str, Any]], actor: Any, server: Any) -> dict[str, Any]:
+    from dosing.app.flow_actor import acting_as
+
+    if server is None:
+        with acting_as(actor):
+            return flow_call()
+    from flows.local_server import local_run_settings
+
+    server.wait_until_ready()
+    with acting_as(actor), local_run_settings(server):
+        return flow_call()
 
 
 def _clock(text: str, field: str) -> time:
