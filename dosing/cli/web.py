@@ -41,8 +41,6 @@ def web(
     """Serve the web application (ward, pharmacy, coordinator pages, calendar feeds, /api)."""
     import socket
 
-    import uvicorn
-
     from dosing.errors import DosingError
 
     # Checked before the store is opened and the server starts: uvicorn would fail after the banner.
@@ -73,9 +71,9 @@ def web(
             click.echo("The store already has accounts: no demo accounts created.")
     store.dispose()
     click.echo(f"Serving on http://{host}:{port}/ (store {store.url.split('@')[-1]})")
-    uvicorn.run(
-        "dosing.web.app:app_from_environment",
-        factory=True,
+    from dosing.web.serving import serve
+
+    serve(
         host=host,
         port=port,
         workers=workers,
