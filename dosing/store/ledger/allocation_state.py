@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel
 
 from dosing import escalation as escalation_rules
 from dosing import stopping
 from dosing.protocol import Protocol
-from dosing.store import tables as t
 from dosing.store.ledger.escalation_cohorts import _cohort_inputs
 from dosing.store.ledger.plan_rows import Choice
 from dosing.store.ledger.safety_hold import study_hold
@@ -38,11 +37,16 @@ class AllocationState:
     def next_number(self, protocol: Protocol) -> int:
         """The randomization number the next subject of ``protocol`` takes."""
         if protocol.id not in self._numbers:
-            current = self._session.scalars(
-                select(func.max(col(t.Enrollment.randomization_number))).where(
-                    col(t.Enrollment.protocol_id) == protocol.id
+            enrollments = SQLModel.metadata.tables["enrollments"]
+            current = (
+                self._session.connection()
+                .execute(
+                    select(func.max(enrollments.c.randomization_number)).where(
+                        enrollments.c.protocol_id == protocol.id
+                    )
                 )
-            ).one()
+                .scalar()
+            )
             self._numbers[protocol.id] = current or 0
         return self._numbers[protocol.id] + 1
 

@@ -14,12 +14,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Row, Table, func, insert, select
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, SQLModel
 
 from dosing.errors import DosingError
 from dosing.plan import PatientPlan
 from dosing.protocol import Offset, Protocol
-from dosing.store import tables as t
 from dosing.store.ledger._common import _chunks, _utc
 from dosing.store.models import EnrollmentRequest
 
@@ -69,11 +68,11 @@ def already_enrolled(code: str, exists: str) -> DosingError:
 def enrolled_codes(session: Session, codes: Sequence[str]) -> dict[str, str]:
     """The stored subject codes among ``codes``, by lower case (codes differing by case are one)."""
     lowered = sorted({code.lower() for code in codes})
+    subjects = table_of("subjects")
     found: dict[str, str] = {}
     for chunk in _chunks(lowered):
-        for code in session.scalars(
-            select(col(t.Subject.code)).where(func.lower(col(t.Subject.code)).in_(chunk))
-        ):
+        query = select(subjects.c.code).where(func.lower(subjects.c.code).in_(chunk))
+        for code in session.connection().execute(query).scalars():
             found[code.lower()] = code
     return found
 
