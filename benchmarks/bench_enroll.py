@@ -7,7 +7,7 @@ Each path enrolls the same N subjects (randomized, fixed-arm and per-patient-dos
 validated, allocated, planned and audited) into a fresh store of its own:
 
 - bulk:   ``dosing.app.bulk_enrollment.enroll_roster`` (what ``dosing enroll --roster`` and the roster
-          flow run): one transaction per batch, a SAVEPOINT per subject;
+          flow run): one transaction per batch, the batch's rows inserted per table;
 - single: ``dosing.app.enrollment.enroll`` per subject (one transaction each);
 - floors: the rows the single path stored (subjects, enrollments, eligibility, planned doses and
           assessments, audit entries) inserted again with Core ``insert()`` executemany into an empty

@@ -2,8 +2,9 @@
 
     python benchmarks/bench_flows.py [--subjects 10000] [--batch-size 500]
 
-Both paths parse the same CSV roster and enroll every row with ``ledger.enroll`` (one transaction per
-subject) into their own fresh SQLite store. The flow runs on Prefect's temporary server; its start-up
+Both paths parse the same CSV roster and enroll it with the application layer's bulk enrollment
+(``dosing.app.bulk_enrollment``: one transaction per batch, each batch's rows inserted per table) into
+their own fresh SQLite store. The flow runs on Prefect's temporary server; its start-up
 is measured apart (a no-op flow run first), as a fixed cost. Prints both times, their ratio and the
 overhead per task run. Target: flow <= 1.5 x core + the fixed start-up.
 """

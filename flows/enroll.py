@@ -1,7 +1,7 @@
 """Enroll a CSV roster: rows validated, enrolled in batches (one task per batch), calendars written.
 
 Each batch is one store transaction of the application layer's bulk enrollment
-(``dosing.app.bulk_enrollment``), each subject in its own SAVEPOINT, so one refused row (a weight
+(``dosing.app.bulk_enrollment``), each subject all or nothing, so one refused row (a weight
 below the inclusion limit, a withdrawn study) never blocks or corrupts the others. Rerunning the same
 roster changes nothing: a subject already enrolled with the same inputs is reported as skipped; one
 enrolled with different inputs is reported as rejected, never overwritten or duplicated.

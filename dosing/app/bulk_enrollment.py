@@ -1,5 +1,6 @@
 """Enrolling many subjects at once (a roster): authority checked once, one store transaction per
-batch, each subject all or nothing in its own SAVEPOINT.
+batch, each subject all or nothing (the batch's rows are inserted per table, see
+``dosing.store.ledger.enrollment_batch``).
 
 The same rules as one enrollment (``dosing.app.enrollment``): each subject is validated, allocated
 (randomization list, escalation cohorts), planned and audited by the same ledger code; only the
@@ -66,7 +67,7 @@ def _rejection(row: RosterRow, field: str, reason: str) -> dict[str, Any]:
 
 
 def enroll_rows(ctx: Context, rows: Sequence[RosterRow]) -> dict[str, list[Any]]:
-    """Enroll roster ``rows`` (one transaction, a SAVEPOINT each) as ``ctx.actor``: what was enrolled,
+    """Enroll roster ``rows`` (one transaction) as ``ctx.actor``: what was enrolled,
     skipped (already enrolled, same inputs) and rejected (by line, with the field and the rule)."""
     enrolled: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []

@@ -45,8 +45,14 @@ COVERED_TABLES = (
 _HEAD = "dosing.chain.head"
 
 
+#: Types :func:`_plain` returns as they are (checked by exact type first: most values are these).
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """A JSON-able value that is the same whether it comes from a Python object or from the database."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -55,9 +61,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): item if type(item) in _AS_IS else _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [item if type(item) in _AS_IS else _plain(item) for item in value]
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, float):
@@ -107,8 +113,15 @@ def rows_digest(session: Session, refs: Sequence[Sequence[Any]]) -> str | None:
         values = found.get((str(table_name), int(row_id)))
         if values is None:
             return None
-        rows.append([str(table_name), values])
-    return sha256(rows)
+        rows.append((str(table_name), values))
+    return stored_rows_digest(rows)
+
+
+def stored_rows_digest(rows: Sequence[tuple[str, Any]]) -> str:
+    """The digest of ``(table, row)`` pairs, each row a mapping of its columns as the database returns
+    them (a SELECT, or an INSERT's RETURNING of every column): what :func:`rows_digest` computes, for
+    a writer that already holds the rows it inserted."""
+    return sha256([[table_name, _row(values)] for table_name, values in rows])
 
 
 def _row(row: Any) -> dict[str, Any]:

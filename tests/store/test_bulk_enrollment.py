@@ -192,3 +192,107 @@ def test_authority_is_checked_before_anything_is_written(store_url: str) -> None
         assert _count(store, t.Subject) == 0
     finally:
         store.dispose()
+
+
+# --- the batch written per table (issue 15) -----------------------------------------------------------
+
+ENROLLMENT_TABLES = (
+    "subjects", "enrollments", "enrollment_eligibility", "planned_administrations", "planned_assessments",
+)  # fmt: skip
+
+
+def _stored(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Every column of every row an enrollment writes, and the enroll audit entries, in id order."""
+    from sqlmodel import SQLModel
+
+    tables = SQLModel.metadata.tables
+    found: dict[str, list[dict[str, Any]]] = {}
+    with store.session() as session:
+        connection = session.connection()
+        for name in ENROLLMENT_TABLES:
+            table = tables[name]
+            order = table.c.id if "id" in table.c else table.c.enrollment_id
+            found[name] = [dict(row) for row in connection.execute(select(table).order_by(order)).mappings()]
+        audit = tables["audit_log"]
+        found["audit_log"] = [
+            dict(row)
+            for row in connection.execute(
+                select(audit).where(audit.c.action == "enroll").order_by(audit.c.id)
+            ).mappings()
+        ]
+    return found
+
+
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from dosing.app import clock
+
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+
+def test_the_batch_stores_exactly_what_one_subject_at_a_time_stores(
+    two_store_urls: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows, ids, allocations, audit content and digests: the same, column for column, whether the
+    batch is written per table or subject by subject (the path it falls back to)."""
+    from dosing.app.bulk_enrollment import enroll_rows
+    from dosing.store.ledger import enrollment_batch
+
+    _frozen_clock(monkeypatch)
+    text_ = (ROSTERS / "good.csv").read_text().rstrip("\n") + "\n"
+    # Refusals among them: a weight out of range, the same subject twice (case aside), a full cohort.
+    for code, weight in [("B-9", "620 kg"), ("rj-001", "62 kg"), *((f"C-{n}", "60 kg") for n in range(6))]:
+        text_ += f"{code},NCT04822922,,{weight},2026-12-01,renji-shanghai,,{LABS}\n"
+    text_ += f"EXO-002,NCT05871463,,61 kg,2026-12-01,,,{LABS}\n"
+    roster = parse_roster(text_)
+    plain_store, batch_store = (open_store(url) for url in two_store_urls)
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(enrollment_batch, "write", lambda *_args, **_kwargs: None)
+            plain = enroll_rows(_coordinator(plain_store), roster.rows)
+        batch = enroll_rows(_coordinator(batch_store), roster.rows)
+        assert batch == plain
+        assert len(batch["enrolled"]) > 5 and len(batch["rejected"]) >= 2
+        assert _stored(batch_store) == _stored(plain_store)
+        assert _chain_ok(batch_store) and _chain_ok(plain_store)
+    finally:
+        plain_store.dispose()
+        batch_store.dispose()
+
+
+def test_a_failure_in_the_middle_of_a_batch_leaves_nothing_of_that_batch(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dosing.app.bulk_enrollment import enroll_roster
+    from dosing.store.ledger import enrollment as module
+
+    real_audit = module._audit
+
+    def failing_audit(session: Any, **fields: Any) -> Any:
+        if fields["subject_code"] == "M-4":
+            raise RuntimeError("power cut while the batch is written")
+        return real_audit(session, **fields)
+
+    monkeypatch.setattr(module, "_audit", failing_audit)
+    store = open_store(store_url)
+    try:
+        ctx = _coordinator(store)
+        audit_before = _count(store, t.AuditEntry)
+        roster = parse_roster(HEADER + "".join(_row(f"M-{n}") for n in range(1, 6)))
+        with pytest.raises(RuntimeError, match="power cut"):
+            enroll_roster(ctx, roster, batch_size=2)
+        # The first batch (M-1, M-2) is committed; nothing of the second (M-3, M-4) stays.
+        rows = enrolled_rows(store)
+        assert [row["code"] for row in rows["subjects"]] == ["M-1", "M-2"]
+        assert {row["enrollment_of"] for row in rows["planned_administrations"]} == {"M-1", "M-2"}
+        assert _count(store, t.AuditEntry) == audit_before + 2
+        assert _chain_ok(store)
+        monkeypatch.setattr(module, "_audit", real_audit)
+        again = enroll_roster(ctx, roster, batch_size=2)
+        assert [item["subject_code"] for item in again["enrolled"]] == ["M-3", "M-4"]
+        # Cohort places were not taken by the lost batch: M-3 and M-4 fill the first cohort's four.
+        assert [item["subject_code"] for item in again["rejected"]] == ["M-5"]
+        assert _chain_ok(store)
+    finally:
+        store.dispose()

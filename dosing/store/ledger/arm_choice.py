@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
-from sqlmodel import Session, col
-
 from dosing.errors import DosingError
 from dosing.protocol import Protocol
-from dosing.store import tables as t
-from dosing.store.ledger.escalation_cohorts import _next_cohort_slot
+from dosing.store.ledger.allocation_state import AllocationState
+from dosing.store.ledger.plan_rows import Choice
 from dosing.store.models import EnrollmentRequest
 
 
 def _arm_choice(
-    session: Session, protocol: Protocol, request: EnrollmentRequest, as_of_local: date
-) -> tuple[str, str, int | None, int | None, int | None]:
-    """(arm, source, randomization number, cohort, cohort position) for a new subject."""
+    allocation: AllocationState, protocol: Protocol, request: EnrollmentRequest, as_of_local: date
+) -> Choice:
+    """(arm, source, randomization number, cohort, cohort position) for a new subject; ``allocation``
+    is advanced by the caller once the subject's rows are written (``allocation.take``)."""
     randomized = protocol.allocation.method == "permuted_blocks"
     if request.override_allocation:
         if not randomized:
@@ -46,15 +44,10 @@ def _arm_choice(
             )
         from dosing.allocation import allocate
 
-        current = session.scalars(
-            select(func.max(col(t.Enrollment.randomization_number))).where(
-                col(t.Enrollment.protocol_id) == protocol.id
-            )
-        ).one()
-        number = (current or 0) + 1
+        number = allocation.next_number(protocol)
         return allocate(protocol, number).arm, "randomization", number, None, None
     if protocol.escalation is not None:
-        slot = _next_cohort_slot(session, protocol, as_of_local, request.arm)
+        slot = allocation.next_slot(protocol, as_of_local, request.arm)
         return slot.arm, "escalation", None, slot.cohort, slot.position
     if request.arm is not None:
         protocol.arm(request.arm)

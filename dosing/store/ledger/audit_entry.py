@@ -54,14 +54,49 @@ def _audit(
 ) -> t.AuditEntry:
     """Append one entry to the audit chain for the ledger ``rows`` this change wrote (flushed), signed
     when the change needs a signature (the signature is linked to the same rows by their digest)."""
-    refs = [*refs_of(rows), *(refs or [])] or None
+    fields = audit_fields(
+        session, actor=actor, at=at, action=action, entity=entity, entity_id=entity_id,
+        protocol_id=protocol_id, subject_code=subject_code, reason=reason, before=before, after=after,
+        missed_planned_id=missed_planned_id, refs=[*refs_of(rows), *(refs or [])], signature=signature,
+    )  # fmt: skip
+    entry = t.AuditEntry(**fields)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def audit_fields(
+    session: Session,
+    *,
+    actor: str,
+    at: datetime,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    protocol_id: str | None = None,
+    subject_code: str | None = None,
+    reason: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    missed_planned_id: int | None = None,
+    refs: list[list[Any]] | None = None,
+    row_hash: str | None = None,
+    signature: SignatureIntent | None = None,
+) -> dict[str, Any]:
+    """The columns of the next audit entry, linked into the chain (insert it before the next one is
+    built). ``row_hash``: the digest of the ``refs`` rows when the writer holds them as stored
+    (:func:`dosing.store.chain.stored_rows_digest`); otherwise they are read back."""
+    refs = refs or None
     signature_id = None
     if signature is not None:
         # The signature is linked to the rows it signs by their digest; the entry covers both.
-        signature_id = _sign(session, signature, refs, rows_digest(session, refs) if refs else None, at)
+        signed_hash = row_hash if row_hash is not None else (rows_digest(session, refs) if refs else None)
+        signature_id = _sign(session, signature, refs, signed_hash, at)
         refs = [*(refs or []), ["signatures", signature_id]]
-    row_hash = rows_digest(session, refs) if refs else None
-    fields = chain_fields(
+        row_hash = None
+    if row_hash is None and refs:
+        row_hash = rows_digest(session, refs)
+    return chain_fields(
         session,
         {
             "at": _utc(at), "actor": actor, "action": action, "protocol_id": protocol_id,
@@ -72,10 +107,6 @@ def _audit(
             "row_hash": row_hash, "signature_id": signature_id,
         },
     )  # fmt: skip
-    entry = t.AuditEntry(**fields)
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def _sign(

@@ -10,7 +10,6 @@ from sqlmodel import Session, col
 from dosing import escalation as escalation_rules
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError
-from dosing.protocol import Protocol
 from dosing.store import tables as t
 from dosing.store.db import Store
 from dosing.store.ledger._common import _chunks, _local_date, _utc
@@ -86,19 +85,6 @@ def cohorts(store: Store, protocol_id: str, as_of: datetime) -> list[escalation_
         as_of_local,
         held=hold.reason if hold.stopped else None,
         level_cap=hold.level_cap,
-    )
-
-
-def _next_cohort_slot(
-    session: Session, protocol: Protocol, as_of_local: date, requested_arm: str | None
-) -> escalation_rules.CohortSlot:
-    """Where the next subject of an escalation study goes; refused while the study is held."""
-    assert protocol.escalation is not None
-    hold = study_hold(session, protocol.id)
-    hold.refuse("arm", "no cohort opens: enrollment")
-    members, reviews = _cohort_inputs(session, protocol.id)
-    return escalation_rules.next_slot(
-        protocol.escalation, members, reviews, as_of_local, requested_arm, level_cap=hold.level_cap
     )
 
 
