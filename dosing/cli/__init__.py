@@ -94,6 +94,16 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `dosing --helpp`: the group's own options, refused in the same one-line form as a command's.
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `dosing` alone: the help, as click prints it
+        except click.UsageError as error:
+            _report(usage_refusal(error))
+            ctx.exit(2)
+
     def invoke(self, ctx: click.Context) -> Any:
         # Imported here so that `dosing --help` does not pay for pydantic.
         from dosing.errors import DosingError
