@@ -21,6 +21,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -179,6 +180,8 @@ class Section:
         self.outputs: list[str] = []
         self.user: str | None = None
         self.clock: str | None = None
+        #: Commands run so far under the current clock comment.
+        self.ticks = 0
 
     def prepare(self, commands: list[Example]) -> None:
         """Accounts the section uses but does not create, and a login, unless it starts from nothing."""
@@ -210,7 +213,11 @@ class Section:
             name, _, value = assignment.partition("=")
             env[name] = value
         if example.clock:
-            env.update(faketime_env(example.clock))
+            # The clock runs on under one comment: each command starts a few seconds after the one before
+            # (two processes started at the same fake instant would see time run backwards between them).
+            self.ticks = self.ticks + 1 if example.clock == self.clock else 0
+            moment = datetime.fromisoformat(example.clock) + timedelta(seconds=5 * self.ticks)
+            env.update(faketime_env(moment.isoformat()))
         if example.clock != self.clock and self.user is not None and args[0] != "login":
             # The README's clock moved on (days, at times): the same person logs in again at the ward.
             self.cli.login(self.user, example.clock, self.passwords.get(self.user, PASSWORD))
