@@ -7,6 +7,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+# An editable install leaves the engine's own modules uncompiled, and where PYTHONDONTWRITEBYTECODE is
+# set (it is on this project's machines) every command would compile them again at start: about 190 ms
+# of a `dosing status`. Compile them once here; Python still recompiles any file edited since.
+.venv/bin/python -m compileall -q -j 0 dosing calendars flows >/dev/null
 if [ -f tests/calendars/package.json ] && command -v npm >/dev/null; then
   (cd tests/calendars && npm install --silent --no-audit --no-fund >/dev/null)
 fi
