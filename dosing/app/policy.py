@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dosing.settings import EnvironmentSettings
 
 
-class AccessPolicy(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOSING_", extra="ignore")
-
+class AccessPolicy(EnvironmentSettings):
     session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_failed_logins: int = Field(default=5, ge=1, le=20)
     password_min_length: int = Field(default=12, ge=8, le=64)

@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
@@ -35,6 +34,7 @@ from dosing.pharmacy.lots import DIN_PATTERN, Lot, check_lot_for_dose, normalize
 from dosing.pharmacy.stock import Movement
 from dosing.pharmacy.worksheet import DoseToPrepare
 from dosing.protocol import PerKgFixed, PerKgRange, Protocol
+from dosing.settings import EnvironmentSettings
 from dosing.store import preparations as _preparations  # noqa: F401  (its tables are covered too)
 from dosing.store.db import Store
 from dosing.store.stock import add_movement
@@ -45,9 +45,7 @@ from dosing.units import AmountUnit, Concentration, DosePerKg, Percent, Volume
 MAX_CONTAINERS = 1000
 
 
-class PharmacySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOSING_", extra="ignore")
-
+class PharmacySettings(EnvironmentSettings):
     do_not_dispense_days: int = Field(default=0, ge=0)
     label_patient_name: bool = False
     #: Use-by of a bag whose product is not thawed (EV, exosome) or of a placebo bag, from preparation.

@@ -95,6 +95,9 @@ def test_a_site_may_receive_larger_containers_when_it_says_so(dosing: Run) -> No
         ("DOSING_WEIGHT_MAX_KG", "abc", "a number, default 300"),
         ("DOSING_LOT_CONTAINER_MAX_ML", "-3", "a number > 0 and <= 10000, default 1000"),
         ("DOSING_RELEASE_MIN_VIABILITY", "700", "<= 100"),
+        # JSON: pydantic-settings let a malformed value out as a SettingsError traceback.
+        ("DOSING_PRODUCT_CODES", '{"UC-MSC": S1398V00}', "JSON"),
+        ("DOSING_PRODUCT_CODES", '["S1398V00"]', "a JSON object of texts"),
     ],
 )
 def test_a_bad_site_setting_is_named_never_a_traceback(
