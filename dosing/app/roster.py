@@ -32,6 +32,12 @@ from dosing.store.models import EnrollmentForm
 from dosing.units import DosePerKg, Weight, parse_dose_per_kg, parse_weight
 
 REQUIRED_COLUMNS = ("subject_code", "protocol", "arm", "weight", "anchor", "site")
+#: Every column a roster may have. Another name is refused, never ignored: a misspelled
+#: ``dose_per_kilo`` would enroll at no per-patient dose, ``weight measured`` without its date.
+KNOWN_COLUMNS = (
+    *REQUIRED_COLUMNS, "dose_per_kg", "weight_measured_on",
+    "age", "creatinine", "bilirubin", "inr", "albumin", "ascites", "encephalopathy",
+)  # fmt: skip
 _ALIASES = {
     "subject": "subject_code",
     "subject code": "subject_code",
@@ -203,8 +209,13 @@ def parse_roster(text: str, *, allow_pounds: bool = False) -> Roster:
             ],
         )
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
-    if missing:
-        reason = f"missing column(s): {', '.join(missing)}"
+    unknown = [name for name in columns if name and name not in KNOWN_COLUMNS]
+    if missing or unknown:
+        reason = "; ".join(
+            [f"missing column(s): {', '.join(missing)}"] * bool(missing)
+            + [f"unknown column(s): {', '.join(unknown)} (the columns: {', '.join(KNOWN_COLUMNS)})"]
+            * bool(unknown)
+        )
         return Roster(
             rows=[], rejected=[RejectedRow(line=1, subject_code=None, field="header", reason=reason)]
         )

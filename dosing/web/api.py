@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dosing.app import (
     accounts,
@@ -48,7 +48,15 @@ Code = Field(min_length=1, max_length=64)
 Sequence = Annotated[int, Path(ge=1, le=10_000)]
 
 
-class Credentials(BaseModel):
+class RequestBody(BaseModel):
+    """A request's JSON body: a name that is not one of its fields is refused, never ignored (a
+    misspelled ``"Arm"`` would otherwise enroll by randomization, a misspelled ``"dose_per_kg"``
+    at the protocol's default dose)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Credentials(RequestBody):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=128)
 
@@ -65,7 +73,7 @@ class Me(BaseModel):
     roles: list[str]
 
 
-class GivenIn(BaseModel):
+class GivenIn(RequestBody):
     scanned_subject: str = Field(max_length=64, description="The subject's code as scanned at the bedside")
     bag: str = Field(max_length=64, description="The bag's DIN as scanned (=G12349865432100) or its lot")
     started_at: AwareDatetime | None = Field(default=None, description="Default: now (server clock)")
@@ -73,7 +81,7 @@ class GivenIn(BaseModel):
     password: str = Field(max_length=128, description="The signature: your password again")
 
 
-class SkipIn(BaseModel):
+class SkipIn(RequestBody):
     reason: str = Field(max_length=500)
     password: str = Field(max_length=128)
 
@@ -82,7 +90,7 @@ class RecordOut(BaseModel):
     record_id: int
 
 
-class EnrollIn(BaseModel):
+class EnrollIn(RequestBody):
     protocol_id: str = Code
     subject_code: str = Code
     weight: str = Field(max_length=32, description="With its unit, e.g. 62kg")
@@ -102,7 +110,7 @@ class EnrollIn(BaseModel):
     encephalopathy: str | None = Field(default=None, max_length=16)
 
 
-class RescheduleIn(BaseModel):
+class RescheduleIn(RequestBody):
     sequence: int = Field(ge=1, le=10_000)
     given_on: str | None = Field(default=None, max_length=10)
     policy: ReschedulePolicy | None = None
@@ -113,7 +121,7 @@ class RescheduleApplyIn(RescheduleIn):
     password: str = Field(max_length=128)
 
 
-class FeedIn(BaseModel):
+class FeedIn(RequestBody):
     scope: feeds.FeedScope
     target: str = Code
 
@@ -264,7 +272,7 @@ def cohorts(request: Request, protocol_id: str) -> list[CohortState]:
     return cohort_review.cohorts(ctx, get_protocol(protocol_id).id, clock.now())
 
 
-class CohortReviewIn(BaseModel):
+class CohortReviewIn(RequestBody):
     cohort: int = Field(ge=1, le=1000)
     safe: bool
     reviewed_on: date

@@ -112,6 +112,9 @@ def create_app(store: Store | None = None) -> FastAPI:
         first = problems[0] if problems else {"loc": ["request"], "msg": "invalid"}
         field = ".".join(str(part) for part in first.get("loc", ["request"])[1:]) or "request"
         message = str(first.get("msg", "invalid"))
+        if first.get("type") == "extra_forbidden":
+            name = field.rsplit(".", 1)[-1]
+            message = f"{name!r} is not a field of this request (a misspelled name is refused, not ignored)"
         if _is_api(request):
             return JSONResponse(
                 {

@@ -1455,6 +1455,7 @@ CASES: list[Bad] = [
     w("flows", "run", "enroll-roster", "{roster_duplicate_header}", field="header", rule="named twice"),
     w("flows", "run", "enroll-roster", "{roster_empty}", field="header", rule="empty"),
     w("flows", "run", "enroll-roster", "{roster_no_weight}", field="header", rule="weight"),
+    w("flows", "run", "enroll-roster", "{roster_unknown_column}", field="header", rule="dose_per_kilo"),
     w("flows", "run", "enroll-roster", "{roster_ok}", "--batch-size", "0", field="batch size", rule=">= 1"),
     w("flows", "run", "enroll-roster", "{roster_ok}", "--batch-size", "-5", field="batch size", rule=">= 1"),
     bad("flows", "run", "prep", "--hours", "0", field="hours", rule=">= 1"),
@@ -1705,6 +1706,7 @@ def _write_files(root: Path) -> None:
         "subject_code,protocol,arm,weight,weight,anchor\nRJ-903,NCT04822922,low,62 kg,620 kg,2026-12-01\n"
     )
     (files / "roster_empty.csv").write_text("")
+    (files / "roster_unknown_column.csv").write_text(header.replace("dose_per_kg", "dose_per_kilo") + row)
     (files / "roster_no_weight.csv").write_text(
         "subject_code,protocol,anchor\nRJ-904,NCT04822922,2026-12-01\n"
     )

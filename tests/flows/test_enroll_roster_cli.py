@@ -47,3 +47,19 @@ def test_enroll_roster_takes_no_single_subject_options(tmp_path: Path) -> None:
     refused = dosing("enroll", "NCT04822922", "--roster", str(ROSTERS / "good.csv"), ok=False, clock=CLOCK)
     assert refused.returncode == 2
     assert "--roster" in refused.stderr
+
+
+def test_a_roster_with_an_unknown_column_is_refused_before_any_row(tmp_path: Path) -> None:
+    """A misspelled ``dose_per_kilo`` column would have enrolled every row without its per-patient
+    dose (the cells ignored): the whole file is refused, naming the column, and nothing is enrolled."""
+    good = (ROSTERS / "good.csv").read_text(encoding="utf-8")
+    misspelled = tmp_path / "misspelled.csv"
+    misspelled.write_text(good.replace(",dose_per_kg,", ",dose_per_kilo,", 1), encoding="utf-8")
+    dosing = DosingCLI(tmp_path, eligible_by_default=False)
+    refused = dosing("enroll", "--roster", str(misspelled), ok=False, clock=CLOCK)
+    # As every refused header: the file is one rejected row (line 1), exit 1, as the roster flow.
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stdout.startswith("enrolled 0, already enrolled 0, rejected 1")
+    assert "line 1: error: header: unknown column(s): dose_per_kilo" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr
+    assert dosing("status", "RJ-001", ok=False, clock=CLOCK).returncode == 2, "nothing enrolled"

@@ -263,3 +263,29 @@ def test_api_cohort_review_is_signed_by_an_investigator(client: TestClient, worl
     assert unsigned.status_code == 422
     lots = client.get("/api/lots", headers=nurse).json()
     assert [lot["identifier"] for lot in lots] == ["G123498654321"]
+
+
+def test_a_misspelled_api_field_is_refused_not_ignored(client: TestClient, world: World) -> None:
+    """{"Arm": "low"} would have enrolled by randomization, {"dose_per_kilo": ...} at a default dose,
+    {"scaned_subject": ...} without the bedside check's input: a name the request does not have is
+    refused with the name, and nothing is written."""
+    coordinator = api_token(client, "coordinator")
+    enrollment = {
+        "protocol_id": "NCT04822922", "subject_code": "S-009", "weight": "62kg", "site": "renji-shanghai",
+        "age": "50", "creatinine": "1.5 mg/dL", "bilirubin": "10 mg/dL", "inr": "1.8", "albumin": "3.0 g/dL",
+        "ascites": "mild", "encephalopathy": "none",
+    }  # fmt: skip
+    refused = client.post("/api/enrollments", json={**enrollment, "Arm": "low"}, headers=coordinator)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "Arm"
+    assert "'Arm' is not a field of this request" in refused.json()["error"]["message"]
+    assert client.get("/api/subjects/S-009", headers=coordinator).status_code != 200, "nothing enrolled"
+    nurse = api_token(client, "nurse")
+    given = {"scanned_subject": "S-001", "bag": SCANNED_BAG, "password": PASSWORD}
+    typo = client.post(
+        "/api/doses/S-001/2/given", json={**given, "started_at_local": "2026-12-04T09:00"}, headers=nurse
+    )
+    assert typo.status_code == 422 and typo.json()["error"]["field"] == "started_at_local"
+    assert _dose_state(world, "S-001", 2) != "given_on_time", "nothing recorded"
+    login = client.post("/api/session", json={"username": "nurse", "password": PASSWORD, "otp": "1"})
+    assert login.status_code == 422
