@@ -118,6 +118,17 @@ def check_lot_receipt(
         )
 
 
+def check_lot_not_expired_on_receipt(expiry: date, today: date) -> None:
+    """A lot that expired before it was received is registered (the register records what arrived, and a
+    site may enter a lot it used in the past), but it is said at once: no dose from now on can use it."""
+    if expiry < today:
+        raise HardStop(
+            "expiry",
+            "a lot is usable through its expiry date",
+            f"{expiry.isoformat()} is already past ({today.isoformat()}): the lot is expired",
+        )
+
+
 def _years_after(day: date, years: int) -> date:
     """The same day ``years`` later (29 February becomes 28 February in a common year)."""
     try:
@@ -129,11 +140,33 @@ def _years_after(day: date, years: int) -> date:
 # --- what is recorded as given -------------------------------------------------------------------
 
 
-def check_given_amount(amount: Amount, ordered: Amount, tolerance: Percent) -> None:
-    """More than the ordered dose beyond the protocol's tolerance is an overdose, not a record to keep
-    quietly: refused (10x the order is a typo or a serious event to report, either way not 'on time')."""
+def check_given_amount(
+    amount: Amount,
+    ordered: Amount,
+    tolerance: Percent,
+    *,
+    partial: bool = False,
+    final_volume: Volume | None = None,
+    volume: Volume | None = None,
+) -> None:
+    """What a record says was given, against the order.
+
+    More than the ordered dose beyond the protocol's tolerance is an overdose, not a record to keep
+    quietly: refused (10x the order is a typo or a serious event to report, either way not 'on time').
+    Nothing at all is not a dose given: that dose is skipped. Less than the order beyond the tolerance
+    is a partial dose, and it is recorded as one only when the person says so (``partial``): a 10x typo
+    downwards would otherwise stand as a partial dose and, under a ``redistribute`` policy, make every
+    dose still to come larger. ``volume`` names the volume the amount was computed from, when it was.
+    """
     if amount.unit is not ordered.unit:
         raise HardStop("amount", f"amount in {ordered.unit.noun}, as ordered", f"{amount} is not counted so")
+    field = "volume" if volume is not None else "amount"
+    if amount.value == 0:
+        raise HardStop(
+            field,
+            "a dose given delivered some of the product; a dose not given is recorded with dosing skip",
+            f"{volume if volume is not None else amount} is no dose",
+        )
     ceiling = ordered.value * (1 + tolerance.fraction)
     if amount.value > ceiling:
         excess = (amount.value - ordered.value) / ordered.value * 100
@@ -141,6 +174,23 @@ def check_given_amount(amount: Amount, ordered: Amount, tolerance: Percent) -> N
             "amount",
             f"at most the ordered {ordered} + {tolerance} (protocol preparation.dose_tolerance)",
             f"{amount} is {format_decimal(excess.quantize(Decimal('0.1')))}% above the order: an overdose",
+        )
+    floor = ordered.value * (1 - tolerance.fraction)
+    if amount.value < floor and not partial:
+        below = (ordered.value - amount.value) / ordered.value * 100
+        shortfall = format_decimal(below.quantize(Decimal("0.1")))
+        if volume is not None and final_volume is not None:
+            raise HardStop(
+                "volume",
+                f"less than the final volume {final_volume} - {tolerance} is a partial dose, recorded as one "
+                "only when you say so (--partial)",
+                f"{volume} delivers {amount}, {shortfall}% less than the ordered {ordered}",
+            )
+        raise HardStop(
+            "amount",
+            f"less than the ordered {ordered} - {tolerance} is a partial dose, recorded as one only when "
+            "you say so (--partial)",
+            f"{amount} is {shortfall}% below the order",
         )
 
 

@@ -36,7 +36,7 @@ from dosing.cli.params import (
 from dosing.cli.session import password_stdin_option
 from dosing.dose import weight_change_warning
 from dosing.errors import DosingError, HardStop
-from dosing.plausibility import check_body_weight, check_weight_measured_on
+from dosing.plausibility import check_body_weight, check_lot_not_expired_on_receipt, check_weight_measured_on
 from dosing.settings import site_limits
 from dosing.units import AmountUnit, parse_concentration, parse_percent, parse_volume, parse_weight
 
@@ -92,6 +92,7 @@ def add_lot_command(
     as_json: bool,
 ) -> None:
     """Register a lot, attributed to you; a DIN is checked against its check character (ISO 7064 mod 37-2)."""
+    from dosing.app import clock
     from dosing.app.lot_register import register_lot
     from dosing.cli.session import signed_in
     from dosing.pharmacy.lots import Lot
@@ -128,6 +129,10 @@ def add_lot_command(
             definition.check_viability(lot.viability)
         except HardStop as below_release:
             unusable.append(below_release)
+    try:
+        check_lot_not_expired_on_receipt(lot.expiry, clock.now().astimezone(UTC).date())
+    except HardStop as expired:
+        unusable.insert(0, expired)
     registered = register_lot(ctx, lot, containers=containers)
     for warning in unusable[:1]:
         # Registered (the register records what arrived), but prep refuses it and never picks it.

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
@@ -167,6 +168,7 @@ def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime, containers: 
         with store.transaction() as session:
             from dosing.store.ledger.audit_entry import _audit
 
+            _refuse_a_case_variant(session, lot)
             session.add(row)
             session.flush()
             assert row.id is not None
@@ -201,6 +203,23 @@ def add_lot(store: Store, lot: Lot, *, actor: str, as_of: datetime, containers: 
             ) from error
         raise
     return _registered(row)
+
+
+def _refuse_a_case_variant(session: Session, lot: Lot) -> None:
+    """``l123`` beside ``L123`` is one lot typed twice, not a second lot: two register entries for one
+    lot (with two concentrations, two stocks) and a bedside reference that picks one of them by its case.
+    Checked inside the registering transaction (writers are serialised, so no twin slips in between)."""
+    clash = session.exec(
+        select(LotRecord.identifier).where(
+            func.lower(LotRecord.identifier) == lot.identifier.lower(), LotRecord.identifier != lot.identifier
+        )
+    ).first()
+    if clash is not None:
+        raise DosingError(
+            lot.identifier_kind.lower(),
+            "each lot is registered once; lot numbers that differ only in upper and lower case are one lot",
+            f"{lot.describe()} is the registered {clash} written in another case",
+        )
 
 
 def _is_duplicate(store: Store, identifier: str) -> bool:

@@ -605,6 +605,10 @@ CASES: list[Bad] = [
     w(*RECORD, "--volume", "1e12mL", field="volume", rule="more than the bag holds"),
     w(*RECORD, "--volume", "60", field="volume", rule="mL"),
     w(*RECORD, "--partial", field="amount", rule="--amount or --volume"),
+    # A 10x typo downwards, or nothing at all: not a partial dose unless the nurse says so.
+    w(*RECORD, "--amount", "2.48 x10^6 cells", field="amount", rule="a partial dose, recorded as one"),
+    w(*RECORD, "--volume", "6mL", field="volume", rule="(--partial)"),
+    w(*RECORD, "--amount", "0 x10^7 cells", field="amount", rule="recorded with dosing skip"),
     w("record", "S-002", "--dose", "1", "--at", "{now}", "--lot", "L999", field="lot", rule="L999"),
     w("record", "S-002", "--dose", "1", "--at", "{now}", "--lot", "L" * 65, field="lot", rule="64"),
     w(*RECORD, "--route", "R" * 33, field="route", rule="32"),
@@ -668,6 +672,7 @@ CASES: list[Bad] = [
     ),
     w(*CORRECT, "--amount", "2.48 x10^8 cells", field="amount", rule="overdose", process=True),
     w(*CORRECT, "--amount", "-1 x10^7 cells", field="amount", rule="amount"),
+    w(*CORRECT, "--amount", "2.48 x10^6 cells", field="amount", rule="(--partial)"),
     w(*CORRECT, "--volume", "-1mL", field="volume", rule="volume"),
     w(*CORRECT, "--volume", "1 L", field="volume", rule="mL"),
     w(*CORRECT, "--volume", "250mL", field="volume", rule="final volume 100 mL"),

@@ -121,3 +121,34 @@ def test_a_bad_site_setting_is_named_never_a_traceback(
         assert f"(rule: site setting {variable}: " in result.stderr and rule in result.stderr
     assert refusals >= 1, f"no command read {variable}"
     assert json.loads(dosing("lots", "list", "--json").stdout) == []
+
+
+def test_a_lot_number_typed_in_another_case_is_the_same_lot_and_refused(dosing: Run) -> None:
+    register_lot(dosing, "L123")
+    # The same lot keyed again in lower case, with a tenfold concentration: a second register entry would
+    # give one lot two concentrations and two stocks, and a bedside "l123" would pick one by its case.
+    twin = dosing(
+        "lots", "add", "--lot-number", "l123", "--product", "UC-MSC", "--concentration", "2e7/mL",
+        "--viability", "95%", "--volume", "50mL", "--expiry", "2027-12-31", ok=False,
+        clock="2026-11-01T00:00:00+00:00",
+    )  # fmt: skip
+    refused(twin, "lot", "lot l123 is the registered L123 written in another case", "differ only in upper")
+    assert [row["identifier"] for row in json.loads(dosing("lots", "list", "--json").stdout)] == ["L123"]
+
+
+@SQLITE_ONLY
+def test_a_lot_received_already_expired_is_registered_with_a_warning(dosing: Run) -> None:
+    received = dosing(
+        "lots", "add", "--lot-number", "L-OLD", "--product", "UC-MSC", "--concentration", "2e6/mL",
+        "--viability", "95%", "--volume", "50mL", "--expiry", "2026-10-31",
+        clock="2026-11-01T09:00:00+00:00",
+    )  # fmt: skip
+    assert "registered lot L-OLD" in received.stdout
+    assert "warning: expiry: 2026-10-31 is already past (2026-11-01): the lot is expired" in received.stderr
+    # Through its expiry date a lot is usable: no warning on the day itself.
+    today = dosing(
+        "lots", "add", "--lot-number", "L-TODAY", "--product", "UC-MSC", "--concentration", "2e6/mL",
+        "--viability", "95%", "--volume", "50mL", "--expiry", "2026-11-01",
+        clock="2026-11-01T09:00:00+00:00",
+    )  # fmt: skip
+    assert "warning" not in today.stderr

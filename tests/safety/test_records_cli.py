@@ -53,7 +53,7 @@ def test_a_partial_flag_without_what_was_given_is_refused(dosing: Run) -> None:
 
 def test_a_smaller_volume_is_a_partial_dose_exported_as_delivered(dosing: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _enrolled(dosing)
-    recorded = json.loads(_record(dosing, "--volume", "60mL", "--json", ok=True).stdout)
+    recorded = json.loads(_record(dosing, "--volume", "60mL", "--partial", "--json", ok=True).stdout)
     given = recorded["dose"]["given"]
     assert recorded["dose"]["status"]["state"] == "partial"
     assert given["partial"] is True
@@ -64,6 +64,32 @@ def test_a_smaller_volume_is_a_partial_dose_exported_as_delivered(dosing: Run, t
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [float(row["EXDOSE"]) for row in rows] == [2.48e7 * 60 / 100]
     assert rows[0]["EXADJ"].upper().startswith("PARTIAL DOSE")
+
+
+def test_a_tenfold_typo_downwards_is_not_recorded_as_a_partial_dose(dosing: Run) -> None:
+    # 2.48 x10^6 for 2.48 x10^7 cells: kept, it would stand as a 10% dose (and a redistributing
+    # course would enlarge every dose still to come). Only the nurse's --partial makes it one.
+    before = _enrolled(dosing)
+    refused(_record(dosing, "--amount", "2.48 x10^6 cells"), "amount", "90% below the order", "--partial")
+    refused(_record(dosing, "--volume", "6mL"), "volume", "6 mL delivers", "--partial")
+    refused(_record(dosing, "--amount", "0 cells", "--partial"), "amount", "no dose", "dosing skip")
+    assert audit_count(dosing) == before
+    # Just under the order (the bag's rounding, a few mL left in the line) needs nothing more.
+    recorded = json.loads(_record(dosing, "--volume", "95mL", "--json", ok=True).stdout)
+    assert recorded["dose"]["given"]["partial"] is True
+
+
+def test_a_correction_to_a_much_smaller_amount_says_partial_itself(dosing: Run) -> None:
+    _enrolled(dosing)
+    _record(dosing, "--volume", "95mL", ok=True)  # partial, just under the order
+    before = audit_count(dosing)
+    correct = ("correct", "S-001", "--dose", "1", "--reason", "amount typed")
+    # The flag of the record it replaces does not confirm a new amount.
+    refused(dosing(*correct, "--amount", "2.48 x10^6 cells", ok=False, clock="2026-12-01T12:00+08:00"),
+            "amount", "--partial")  # fmt: skip
+    assert audit_count(dosing) == before
+    dosing(*correct, "--amount", "1.2 x10^7 cells", "--partial", ok=True, clock="2026-12-01T12:00+08:00")
+    assert audit_count(dosing) == before + 1
 
 
 def test_a_correction_cannot_make_an_overdose(dosing: Run) -> None:

@@ -211,13 +211,17 @@ def test_status_of_a_given_dose(
     assert dose.given is not None and dose.given.given_by == "nurse-a"
 
 
-def test_a_smaller_amount_is_a_partial_dose(store: Store) -> None:
+def test_a_smaller_amount_said_partial_is_a_partial_dose(store: Store) -> None:
     ledger.enroll(store, enrollment())
+    smaller = Amount(value=Decimal("1.5E+7"), unit=AmountUnit.CELLS)
+    with pytest.raises(DosingError, match=r"below the order .*\(--partial\)"):
+        given(store, 1, "2026-12-01T09:10:00+08:00", amount=smaller)
     given(
         store,
         1,
         "2026-12-01T09:10:00+08:00",
-        amount=Amount(value=Decimal("1.5E+7"), unit=AmountUnit.CELLS),
+        amount=smaller,
+        partial=True,
         infusion_reaction="chills at 40 mL, infusion stopped",
     )
     dose = dose_state(store, 1, "2026-12-02T00:00:00+08:00")

@@ -65,6 +65,25 @@ def test_an_amount_above_the_order_beyond_the_tolerance_is_an_overdose() -> None
         check_given_amount(mg("14.75"), mg("13.4"), Percent(value=Decimal(10)))
 
 
+def test_less_than_the_order_beyond_the_tolerance_is_partial_only_when_said() -> None:
+    ten_percent = Percent(value=Decimal(10))
+    check_given_amount(mg("12.06"), mg("13.4"), ten_percent)  # 10% under: within the tolerance
+    with pytest.raises(HardStop, match=r"1.34 mg is 90% below the order .*\(--partial\)"):
+        check_given_amount(mg("1.34"), mg("13.4"), ten_percent)  # an extra zero in the wrong place
+    check_given_amount(mg("1.34"), mg("13.4"), ten_percent, partial=True)
+    with pytest.raises(HardStop, match=r"volume: 6 mL delivers 0.804 mg, 94% less"):
+        check_given_amount(
+            mg("0.804"), mg("13.4"), ten_percent, final_volume=Volume(value=Decimal(100)),
+            volume=Volume(value=Decimal(6)),
+        )  # fmt: skip
+
+
+def test_nothing_given_is_not_a_dose_given_even_as_a_partial_one() -> None:
+    for partial in (False, True):
+        with pytest.raises(HardStop, match=r"no dose .*dosing skip"):
+            check_given_amount(mg("0"), mg("13.4"), Percent(value=Decimal(10)), partial=partial)
+
+
 def test_a_partial_volume_delivers_its_share_of_the_bag() -> None:
     assert delivered_from_volume(mg("13.4"), Volume(value=Decimal(50)), Volume(value=Decimal(100))) == mg(
         "6.7"

@@ -66,9 +66,11 @@ def _given_fields(
     if request.volume is not None and final_volume is not None:
         check_given_volume(request.volume, final_volume)
     amount = request.amount
+    from_volume: Volume | None = None
     if amount is None and request.volume is not None and ordered is not None and final_volume is not None:
         # A smaller volume without an amount: the part of the mixed bag given, delivered pro rata.
         amount = delivered_from_volume(ordered, request.volume, final_volume)
+        from_volume = request.volume
     if amount is None and base is not None and base.amount_value is not None and base.amount_unit:
         amount = Amount(value=base.amount_value, unit=AmountUnit(base.amount_unit))
     if amount is None:
@@ -87,16 +89,27 @@ def _given_fields(
         )
     if amount is not None and ordered is None:
         raise DosingError("amount", "a placebo dose has no product amount", f"{amount} cannot apply")
+    # Said now (--partial / --full), or carried over from the record a correction replaces.
+    partial = (
+        request.partial if request.partial is not None else (base.partial if base is not None else False)
+    )
+    # A new amount or volume is confirmed partial by what is said with it, never by the flag of the
+    # record it replaces (that flag may have come from an amount just under the order).
+    said_partial = request.partial if request.amount is not None or request.volume is not None else partial
     if amount is not None and ordered is not None:
-        check_given_amount(amount, ordered, protocol.preparation.dose_tolerance)
+        check_given_amount(
+            amount,
+            ordered,
+            protocol.preparation.dose_tolerance,
+            partial=bool(said_partial),
+            final_volume=final_volume,
+            volume=from_volume,
+        )
     volume = request.volume
     if volume is None and base is not None and base.volume_ml is not None:
         volume = Volume(value=base.volume_ml)
     if volume is None and planned.final_volume_ml is not None:
         volume = Volume(value=planned.final_volume_ml)
-    partial = (
-        request.partial if request.partial is not None else (base.partial if base is not None else False)
-    )
     if amount is not None and ordered is not None and amount.value < ordered.value:
         partial = True
     return {
