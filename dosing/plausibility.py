@@ -24,6 +24,10 @@ ADULT_WEIGHT_MAX_KG = Decimal(300)  # DOSING_WEIGHT_MAX_KG
 WEIGHT_MAX_AGE_DAYS = 30  # DOSING_WEIGHT_MAX_AGE_DAYS
 EARLIEST_YEAR = 1990  # DOSING_EARLIEST_YEAR
 LATEST_YEAR = 2100  # DOSING_LATEST_YEAR
+#: A dose expected this many days after its planned day is a typo (2072 for 2026) or a deviation for the
+#: investigator, not a delay to reschedule around: weekly courses last a month, and no seed protocol
+#: waits a season between doses.
+MAX_DELAY_DAYS = 90  # DOSING_MAX_DELAY_DAYS
 
 
 class SiteLimits(BaseModel):
@@ -36,6 +40,7 @@ class SiteLimits(BaseModel):
     weight_max_age_days: int = Field(default=WEIGHT_MAX_AGE_DAYS, ge=0)
     earliest_year: int = Field(default=EARLIEST_YEAR, ge=1)
     latest_year: int = Field(default=LATEST_YEAR, le=9999)
+    max_delay_days: int = Field(default=MAX_DELAY_DAYS, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> SiteLimits:
@@ -212,22 +217,52 @@ def delivered_from_volume(ordered: Amount, volume: Volume, final_volume: Volume)
 
 
 def check_given_day(
-    given_on: date, *, enrolled_on: date, window_earliest: date, days_early_allowed: int
+    given_on: date, *, enrolled_on: date, window_earliest: date, days_early_allowed: int, field: str = "at"
 ) -> None:
     """A dose is not given before the subject was enrolled, nor before its window opens by more than
     the protocol allows (a dose 45 days early is a wrong date, not an early dose)."""
     if given_on < enrolled_on:
         raise DosingError(
-            "at",
+            field,
             "a dose is given on or after the day the subject was enrolled",
             f"{given_on.isoformat()} is before enrollment on {enrolled_on.isoformat()}",
         )
     early = (window_earliest - given_on).days
     if early > days_early_allowed:
         raise DosingError(
-            "at",
+            field,
             f"at most {days_early_allowed} day(s) before the window opens "
             "(protocol recording.days_early_allowed)",
             f"{given_on.isoformat()} is {early} days before the window opens on "
             f"{window_earliest.isoformat()}",
+        )
+
+
+def check_delayed_day(
+    given_on: date,
+    *,
+    planned_on: date,
+    enrolled_on: date,
+    window_earliest: date,
+    days_early_allowed: int,
+    limits: SiteLimits = DEFAULT_LIMITS,
+) -> None:
+    """The day a delayed dose is expected, typed for a reschedule: a day the dose could be given on
+    (:func:`check_given_day`), and a delay a course can have (2072-12-08 for 2026-12-08 moved every
+    later dose 46 years)."""
+    check_given_day(
+        given_on,
+        enrolled_on=enrolled_on,
+        window_earliest=window_earliest,
+        days_early_allowed=days_early_allowed,
+        field="given on",
+    )
+    delay = (given_on - planned_on).days
+    if delay > limits.max_delay_days:
+        raise HardStop(
+            "given on",
+            f"a delay of at most {limits.max_delay_days} days after the planned day "
+            "(site setting DOSING_MAX_DELAY_DAYS)",
+            f"{given_on.isoformat()} is {delay} days after the planned {planned_on.isoformat()}; "
+            "check the year",
         )

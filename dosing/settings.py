@@ -102,6 +102,11 @@ class Settings(EnvironmentSettings):
     latest_year: int = Field(
         default=plausibility.LATEST_YEAR, description="Latest year of any typed date (DOSING_LATEST_YEAR)."
     )
+    max_delay_days: int = Field(
+        default=plausibility.MAX_DELAY_DAYS,
+        description="Longest delay, in days after its planned day, of a dose rescheduled around "
+        "(DOSING_MAX_DELAY_DAYS).",
+    )
 
     def limits(self) -> SiteLimits:
         """The site's plausibility limits, refused with a named setting when they contradict each other."""
@@ -116,6 +121,7 @@ class Settings(EnvironmentSettings):
                 weight_max_age_days=self.weight_max_age_days,
                 earliest_year=self.earliest_year,
                 latest_year=self.latest_year,
+                max_delay_days=self.max_delay_days,
             )
         except ValidationError as error:
             raise from_validation_error(error, prefix="DOSING_ settings") from error

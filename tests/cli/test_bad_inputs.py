@@ -720,6 +720,9 @@ CASES: list[Bad] = [
         field="given on",
         rule="DOSING_EARLIEST_YEAR",
     ),
+    # A year's delay (a digit typo in the year) and a dose expected before its subject was enrolled.
+    bad("reschedule", "S-001", "--dose", "2", "--given-on", "{in_a_year}", field="given on", rule="DELAY"),
+    bad("reschedule", "S-001", "--dose", "2", "--given-on", "{a_week_ago}", field="given on", rule="enroll"),
     bad("reschedule", "S-001", "--dose", "2", "--as-of", "2026-13-01", field="as of", rule="date"),
     bad(
         "reschedule",
@@ -1623,6 +1626,8 @@ def _seed(url: str, root: Path) -> Seeded:
         "{today}": today.isoformat(),
         "{tomorrow}": (today + timedelta(days=1)).isoformat(),
         "{in_two_days}": (today + timedelta(days=2)).isoformat(),
+        "{a_week_ago}": (today - timedelta(days=7)).isoformat(),
+        "{in_a_year}": (today + timedelta(days=366)).isoformat(),
         "{now}": (now - timedelta(minutes=1)).isoformat(timespec="minutes"),
         "{an_hour_ago}": (now - timedelta(hours=1)).isoformat(timespec="minutes"),
         "{in_a_day}": (now + timedelta(days=1)).isoformat(timespec="minutes"),

@@ -16,6 +16,7 @@ from dosing.plan import check_study_takes_patients
 from dosing.plausibility import (
     SiteLimits,
     check_body_weight,
+    check_delayed_day,
     check_given_amount,
     check_given_day,
     check_weight_measured_on,
@@ -82,6 +83,25 @@ def test_nothing_given_is_not_a_dose_given_even_as_a_partial_one() -> None:
     for partial in (False, True):
         with pytest.raises(HardStop, match=r"no dose .*dosing skip"):
             check_given_amount(mg("0"), mg("13.4"), Percent(value=Decimal(10)), partial=partial)
+
+
+def test_the_day_a_delayed_dose_is_expected_is_one_it_could_be_given_on() -> None:
+    days = {
+        "planned_on": date(2026, 12, 8),
+        "enrolled_on": date(2026, 12, 2),
+        "window_earliest": date(2026, 12, 8),
+        "days_early_allowed": 1,
+    }
+    check_delayed_day(date(2027, 3, 8), **days)  # 90 days: the longest delay by default
+    with pytest.raises(HardStop, match=r"given on: 2027-03-09 is 91 days after .*DOSING_MAX_DELAY_DAYS"):
+        check_delayed_day(date(2027, 3, 9), **days)
+    with pytest.raises(HardStop, match="16802 days after the planned 2026-12-08; check the year"):
+        check_delayed_day(date(2072, 12, 8), **days)
+    with pytest.raises(DosingError, match="given on: 2026-11-08 is before enrollment"):
+        check_delayed_day(date(2026, 11, 8), **days)
+    check_delayed_day(date(2027, 6, 1), **days, limits=SiteLimits(max_delay_days=200))
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        SiteLimits(max_delay_days=0)
 
 
 def test_a_partial_volume_delivers_its_share_of_the_bag() -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError
+from dosing.plausibility import check_delayed_day
+from dosing.protocol import AnchorEvent, Protocol
 from dosing.schedule import AdministrationDates
 from dosing.schedule import reschedule as reschedule_dates
+from dosing.settings import site_limits
 from dosing.store import tables as t
 from dosing.store.ledger._common import _local_date, _subject
 from dosing.store.ledger.views import _views
@@ -51,6 +56,9 @@ def _reschedule_plan(
         )
     given_on = request.given_on
     recorded = given_days.get(request.sequence)
+    if given_on is not None and recorded is None:
+        # A typed day (the dose is not recorded yet): the record's own checks ran on a recorded one.
+        _check_expected_day(protocol, enrollment, dose.target_date, dose.earliest, given_on)
     if given_on is None:
         if recorded is None:
             raise DosingError(
@@ -125,3 +133,20 @@ def _reschedule_plan(
         applied=False,
     )
     return subject, enrollment, preview, planned_rows, current
+
+
+def _check_expected_day(
+    protocol: Protocol, enrollment: t.Enrollment, planned_on: date, window_earliest: date, given_on: date
+) -> None:
+    enrolled_on = _local_date(enrollment.enrolled_at, enrollment.timezone)
+    if protocol.anchor.event is not AnchorEvent.TRANSPLANT:
+        # An enrollment keyed in after the fact names its real (earlier) anchor day (as for records).
+        enrolled_on = min(enrolled_on, enrollment.anchor_date)
+    check_delayed_day(
+        given_on,
+        planned_on=planned_on,
+        enrolled_on=enrolled_on,
+        window_earliest=window_earliest,
+        days_early_allowed=protocol.recording.days_early_allowed,
+        limits=site_limits(),
+    )
