@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from dosing.errors import DosingError
+from dosing.protocol import AnchorEvent, Protocol
 from dosing.store import tables as t
 
 #: Rows per IN (...) list: well under SQLite's and PostgreSQL's bind-parameter limits.
@@ -46,6 +47,16 @@ def _local_date(moment: datetime, timezone: str) -> date:
     local = moment.astimezone(_zone(timezone))
     # A plain date: database drivers bind the stdlib type, not pendulum's subclass.
     return date(local.year, local.month, local.day)
+
+
+def _first_dosing_day(enrollment: t.Enrollment, protocol: Protocol) -> date:
+    """The first local day a dose of this enrollment can be given on: the day it was enrolled, or its
+    anchor day when earlier (an enrollment keyed in after the fact names its real anchor; a transplant
+    anchor is not an enrollment, so it does not count)."""
+    enrolled_on = _local_date(enrollment.enrolled_at, enrollment.timezone)
+    if protocol.anchor.event is not AnchorEvent.TRANSPLANT:
+        enrolled_on = min(enrolled_on, enrollment.anchor_date)
+    return enrolled_on
 
 
 def _local(moment: datetime, timezone: str) -> datetime:

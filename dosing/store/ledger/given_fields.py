@@ -10,9 +10,8 @@ from sqlmodel import Session
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError
 from dosing.plausibility import check_given_amount, check_given_day, check_given_volume, delivered_from_volume
-from dosing.protocol import AnchorEvent
 from dosing.store import tables as t
-from dosing.store.ledger._common import _local_date, _utc
+from dosing.store.ledger._common import _first_dosing_day, _local_date, _utc
 from dosing.store.ledger.dose_view import _ordered
 from dosing.store.models import CorrectionRequest, GivenRequest
 from dosing.units import Amount, AmountUnit, Volume
@@ -46,13 +45,9 @@ def _given_fields(
         )
     protocol = get_protocol(enrollment.protocol_id)
     given_on = _local_date(started_at, enrollment.timezone)
-    enrolled_on = _local_date(enrollment.enrolled_at, enrollment.timezone)
-    if protocol.anchor.event is not AnchorEvent.TRANSPLANT:
-        # An enrollment keyed in after the fact names its real (earlier) anchor day.
-        enrolled_on = min(enrolled_on, enrollment.anchor_date)
     check_given_day(
         given_on,
-        enrolled_on=enrolled_on,
+        enrolled_on=_first_dosing_day(enrollment, protocol),
         window_earliest=window_earliest,
         days_early_allowed=protocol.recording.days_early_allowed,
     )

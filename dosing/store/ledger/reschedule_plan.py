@@ -10,12 +10,12 @@ from sqlmodel import Session, col
 from dosing.catalog import get_protocol
 from dosing.errors import DosingError
 from dosing.plausibility import check_delayed_day
-from dosing.protocol import AnchorEvent, Protocol
+from dosing.protocol import Protocol
 from dosing.schedule import AdministrationDates
 from dosing.schedule import reschedule as reschedule_dates
 from dosing.settings import site_limits
 from dosing.store import tables as t
-from dosing.store.ledger._common import _local_date, _subject
+from dosing.store.ledger._common import _first_dosing_day, _local_date, _subject
 from dosing.store.ledger.views import _views
 from dosing.store.models import RescheduleChange, ReschedulePreview, RescheduleRequest
 
@@ -138,14 +138,10 @@ def _reschedule_plan(
 def _check_expected_day(
     protocol: Protocol, enrollment: t.Enrollment, planned_on: date, window_earliest: date, given_on: date
 ) -> None:
-    enrolled_on = _local_date(enrollment.enrolled_at, enrollment.timezone)
-    if protocol.anchor.event is not AnchorEvent.TRANSPLANT:
-        # An enrollment keyed in after the fact names its real (earlier) anchor day (as for records).
-        enrolled_on = min(enrolled_on, enrollment.anchor_date)
     check_delayed_day(
         given_on,
         planned_on=planned_on,
-        enrolled_on=enrolled_on,
+        enrolled_on=_first_dosing_day(enrollment, protocol),
         window_earliest=window_earliest,
         days_early_allowed=protocol.recording.days_early_allowed,
         limits=site_limits(),
