@@ -113,6 +113,9 @@ class Store:
             self.engine = _sqlite_engine(url, immediate=False)
             self._write_engine = _sqlite_engine(url, immediate=True)
         else:
+            from dosing.store.tables import declare_postgresql_options
+
+            declare_postgresql_options()
             self.engine = create_engine(url, pool_pre_ping=True)
             self._write_engine = self.engine
 

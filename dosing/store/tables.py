@@ -35,6 +35,15 @@ class DecimalText(TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
+#: The partial indexes of each table, by name, with their WHERE clause (the same on both databases).
+PARTIAL_INDEXES = {
+    "administration_events": {
+        "ix_administration_events_late": "local_date > window_latest",
+        "ix_administration_events_changes": "kind IN ('correction', 'reschedule')",
+    },
+}
+
+
 def _json() -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=True))
 
@@ -159,17 +168,10 @@ class AdministrationEvent(SQLModel, table=True):
         UniqueConstraint("corrects_id", name="uq_administration_events_corrects"),
         # Outcomes recorded after the window that was in effect: the overdue sweep finds late doses
         # through this small partial index instead of reading every administration.
-        Index(
-            "ix_administration_events_late",
-            "planned_id",
-            sqlite_where=text("local_date > window_latest"),
-            postgresql_where=text("local_date > window_latest"),
-        ),
-        Index(
-            "ix_administration_events_changes",
-            "planned_id",
-            sqlite_where=text("kind IN ('correction', 'reschedule')"),
-            postgresql_where=text("kind IN ('correction', 'reschedule')"),
+        # (Their PostgreSQL WHERE is the same: see declare_postgresql_options.)
+        *(
+            Index(name, "planned_id", sqlite_where=text(where))
+            for name, where in PARTIAL_INDEXES["administration_events"].items()
         ),
     )
 
@@ -358,3 +360,16 @@ class SafetyDecision(SQLModel, table=True):
 
 
 TABLES.append(SafetyDecision)
+
+
+def declare_postgresql_options() -> None:
+    """Give the partial indexes their PostgreSQL WHERE clause (idempotent; called by a PostgreSQL store).
+
+    Declared where the index is, ``postgresql_where`` would make SQLAlchemy load its PostgreSQL dialect
+    with every import of this module: 35-50 ms of each SQLite command (issue 15).
+    """
+    for table_name, indexes in PARTIAL_INDEXES.items():
+        for index in SQLModel.metadata.tables[table_name].indexes:
+            where = indexes.get(str(index.name))
+            if where is not None:
+                index.dialect_options["postgresql"]["where"] = text(where)
