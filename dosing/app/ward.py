@@ -18,6 +18,7 @@ from dosing.app.context import Context
 from dosing.errors import DosingError, from_validation_error
 from dosing.status import local_date
 from dosing.store.models import AssessmentView, DoseView, GivenForm, SkipForm
+from dosing.store.preparations import is_bag
 
 Form = TypeVar("Form", bound=BaseModel)
 
@@ -105,19 +106,27 @@ def record_scanned(
     password: str,
     late_reason: str | None = None,
 ) -> int:
-    """Record a dose given, from the bedside scans; signed "administered by". Returns the record id."""
+    """Record a dose given, from the bedside scans; signed "administered by". Returns the record id.
+
+    ``bag``: what was scanned on the bag. The bag number of the pharmacy's label (``B0000001``) runs the
+    bedside check of the bag (this subject's, this dose's, released, within its use-by) and marks it
+    given; a DIN or a lot number (where the pharmacy prepares no bags) is checked against the lot
+    register."""
     _same_subject(subject_code, scanned_subject)
-    if not bag.strip():
-        raise DosingError("bag", "scan the bag's DIN (or type its lot number)", "no bag scanned")
+    scanned = bag.strip()
+    if not scanned:
+        raise DosingError("bag", "scan the bag's label (its bag number, or the DIN)", "no bag scanned")
+    with ctx.store.session() as session:
+        prepared = is_bag(session, scanned)
     form = _form(
         GivenForm,
         subject_code=subject_code,
         sequence=sequence,
         started_at=started_at,
-        din=bag.strip()[:32],
+        din=None if prepared else scanned,
         late_reason=late_reason or None,
     )
-    return administration.record_given(ctx, form, password)
+    return administration.record_given(ctx, form, password, bag=scanned if prepared else None)
 
 
 def skip(ctx: Context, subject_code: str, sequence: int, reason: str, password: str) -> int:

@@ -126,6 +126,12 @@ def find_bag(session: Session, bag_id: str) -> Bag:
     return bag_of(session, row)
 
 
+def is_bag(session: Session, scanned: str) -> bool:
+    """Whether ``scanned`` is the identifier of a bag the pharmacy prepared (else a DIN or a lot)."""
+    wanted = scanned.strip().upper()
+    return session.exec(select(Preparation.id).where(Preparation.bag_id == wanted)).first() is not None
+
+
 def bags_of_dose(session: Session, subject_code: str, sequence: int) -> list[Bag]:
     rows = session.exec(
         select(Preparation)

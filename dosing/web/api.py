@@ -75,7 +75,11 @@ class Me(BaseModel):
 
 class GivenIn(RequestBody):
     scanned_subject: str = Field(max_length=64, description="The subject's code as scanned at the bedside")
-    bag: str = Field(max_length=64, description="The bag's DIN as scanned (=G12349865432100) or its lot")
+    bag: str = Field(
+        max_length=64,
+        description="The bag number on the pharmacy's label (B0000001: the bedside check of the bag), or, "
+        "where the pharmacy prepares no bags, the DIN as scanned (=G12349865432100) or the lot number",
+    )
     started_at: AwareDatetime | None = Field(default=None, description="Default: now (server clock)")
     late_reason: str | None = Field(default=None, max_length=500)
     password: str = Field(max_length=128, description="The signature: your password again")

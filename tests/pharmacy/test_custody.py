@@ -189,6 +189,36 @@ def test_a_wrong_bag_at_the_bedside_is_refused_and_nothing_is_recorded(world: Wo
     assert verify_audit(world.ctx("admin")).problems == []
 
 
+def test_a_dose_the_pharmacy_prepared_a_bag_for_is_recorded_by_scanning_that_bag(world: World) -> None:
+    """Recorded without the scan, the bag would skip the bedside check and stay released on the shelf,
+    ready to be given a second time."""
+    world.lot("L100")
+    world.enroll("S-001")
+    bag_id = ready_bag(world)
+    world.at(AT_BEDSIDE)
+    before = _events(world)
+    refusal = f"S-001 dose 1 has bag {bag_id} \\(released\\); scan its label"
+    with pytest.raises(HardStop, match=refusal):
+        record_given(world.ctx("nora"), given(), PASSWORD)
+    with pytest.raises(HardStop, match=refusal):  # the lot typed instead of the bag scanned
+        record_given(world.ctx("nora"), given().model_copy(update={"lot": "L100"}), PASSWORD)
+    assert _events(world) == before
+    assert preparation.bag(world.ctx("nora"), bag_id).state == "released"
+    record_given(world.ctx("nora"), given(), PASSWORD, bag=bag_id)
+    assert preparation.bag(world.ctx("nora"), bag_id).state == "administered"
+    assert verify_audit(world.ctx("admin")).problems == []
+
+
+def test_a_dose_whose_bag_was_wasted_is_recorded_without_a_scan(world: World) -> None:
+    world.lot("L100")
+    world.enroll("S-001")
+    bag_id = ready_bag(world)
+    preparation.waste(world.ctx("pat"), bag_id, "bag punctured on transfer", PASSWORD)
+    world.at(AT_BEDSIDE)
+    record_given(world.ctx("nora"), given(), PASSWORD)
+    assert _events(world)[0] == 1
+
+
 def test_an_expired_or_unverified_bag_is_refused_at_the_bedside(world: World) -> None:
     world.lot("L100", containers=2)
     world.enroll("S-001")

@@ -91,6 +91,9 @@ def test_every_command_of_the_pharmacy_section_runs_as_documented(cli: DosingCLI
     assert Decimal(lot["reserved_ml"]) == 0
     assert Decimal(lot["remaining_ml"]) == 40 - draw_1 - draw_3
     assert "already has bag B0000001" in output("dosing bag prepare S-001 1  ")
+    assert "S-001 dose 1 has bag B0000001 (released); scan its label" in output(
+        "dosing record S-001 --dose 1 --at 2026-12-01T09:05 --lot"
+    )
     assert "thaw one first: dosing lots thaw G123498654321 --container 2" in output(
         "dosing bag prepare S-002 1  "
     )

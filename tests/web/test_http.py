@@ -289,3 +289,63 @@ def test_a_misspelled_api_field_is_refused_not_ignored(client: TestClient, world
     assert _dose_state(world, "S-001", 2) != "given_on_time", "nothing recorded"
     login = client.post("/api/session", json={"username": "nurse", "password": PASSWORD, "otp": "1"})
     assert login.status_code == 422
+
+
+def _released_bag(world: World, subject: str, sequence: int) -> str:
+    """A bag the pharmacy prepared, verified (a second pharmacist) and released for the dose."""
+    from decimal import Decimal
+
+    from dosing.app import preparation, stock
+    from dosing.units import Volume
+
+    if not stock.lot_stock(world.ctx("pharmacist"), SCANNED_BAG).containers[0].thawed_at:
+        stock.thaw(world.ctx("pharmacist"), SCANNED_BAG, 1)
+    bag = preparation.prepare(world.ctx("pharmacist"), subject, sequence, PASSWORD)
+    drawn = Volume(value=Decimal(bag.preparation.volume_to_draw_ml))
+    preparation.verify(world.ctx("checker"), bag.bag_id, drawn, SCANNED_BAG, PASSWORD)
+    preparation.release(world.ctx("checker"), bag.bag_id, PASSWORD)
+    return bag.bag_id
+
+
+def test_on_the_ward_page_a_prepared_bag_is_scanned_and_checked_at_the_bedside(
+    client: TestClient, world: World
+) -> None:
+    """The bag number on the pharmacy's label runs the bedside check and marks the bag given; the lot's
+    DIN scanned instead is refused while the bag is on the shelf (it would stay there, ready to be given
+    again, and another subject's bag of the same lot would pass)."""
+    from datetime import datetime
+
+    from dosing.app import preparation
+
+    # The last morning of S-001's dose 2 window (days 4-5), the first of S-002's (anchored a day later).
+    world.clock.set(datetime.fromisoformat("2026-12-05T08:30+08:00"))
+    mine = _released_bag(world, "S-001", 2)
+    theirs = _released_bag(world, "S-002", 2)
+    csrf = log_in(client, "nurse")
+    form = {
+        "csrf": csrf,
+        "site": "renji-shanghai",
+        "subject_code": "S-001",
+        "sequence": "2",
+        "scanned_subject": "S-001",
+        "password": PASSWORD,
+    }
+    by_din = client.post("/ward/record", data={**form, "bag": SCANNED_BAG})
+    assert by_din.status_code == 422 and f"has bag {mine} (released); scan its label" in by_din.text
+    wrong = client.post("/ward/record", data={**form, "bag": theirs})
+    assert wrong.status_code == 422 and f"{theirs} is for S-002 dose 2, not S-001 dose 2" in wrong.text
+    assert _dose_state(world, "S-001", 2) == "window_open"
+    done = client.post("/ward/record", data={**form, "bag": f" {mine.lower()} "})
+    assert done.status_code == 303, done.text
+    assert preparation.bag(world.ctx("nurse"), mine).state == "administered"
+    assert preparation.bag(world.ctx("nurse"), theirs).state == "released"
+    view = reads.subject_view(world.ctx("coordinator"), "S-001")
+    given = next(d for d in view.doses if d.sequence == 2).given
+    assert given is not None and given.din == "G123498654321"
+    again = client.post(
+        "/api/doses/S-001/2/given",
+        json={"scanned_subject": "S-001", "bag": mine, "password": PASSWORD},
+        headers=api_token(client, "nurse"),
+    )
+    assert again.status_code == 422 and again.json()["error"]["field"] == "bag"
+    assert reads.verify_audit(world.ctx("admin")).problems == []
