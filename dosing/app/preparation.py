@@ -8,7 +8,7 @@ what a container has left comes from its stock movements (:mod:`dosing.pharmacy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -531,3 +531,16 @@ def bag(ctx: Context, bag_id: str) -> Bag:
     require(ctx, "read_ledger")
     with ctx.store.session() as session:
         return find_bag(session, bag_id)
+
+
+def live_bags(ctx: Context, doses: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Bag]:
+    """The bag still prepared, verified or released for each of ``doses`` ((subject code, sequence)),
+    for those that have one."""
+    require(ctx, "read_ledger")
+    found: dict[tuple[str, int], Bag] = {}
+    with ctx.store.session() as session:
+        for subject_code, sequence in doses:
+            live = live_bag(session, subject_code, sequence)
+            if live is not None:
+                found[(subject_code, sequence)] = live
+    return found

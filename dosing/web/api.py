@@ -9,7 +9,7 @@ in ``X-CSRF-Token``. Errors are ``{"error": {"field", "rule", "message"}}`` with
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
@@ -22,8 +22,10 @@ from dosing.app import (
     feeds,
     overdue_list,
     pharmacy_queue,
+    preparation,
     reads,
     rescheduling,
+    stock,
     ward,
 )
 from dosing.app.enrollment_entry import enroll_typed
@@ -37,6 +39,7 @@ from dosing.store.models import (
     ReschedulePreview,
     SubjectView,
 )
+from dosing.units import parse_volume
 from dosing.web.security import check_csrf, context, session_token, store_of
 
 bearer = HTTPBearer(auto_error=False, description="The token from POST /api/session")
@@ -335,6 +338,96 @@ def lots(request: Request) -> list[LotOut]:
         )
         for item in list_lots(ctx.store)
     ]
+
+
+class ThawOut(BaseModel):
+    lot: str
+    container: int
+    thawed_at: datetime
+    use_by: datetime
+
+
+@router.post(
+    "/lots/{lot}/containers/{container}/thawed",
+    response_model=ThawOut,
+    tags=["pharmacy"],
+    dependencies=authenticated,
+)
+def thaw(
+    request: Request,
+    lot: Annotated[str, Path(min_length=1, max_length=40, description="The lot number or DIN")],
+    container: Annotated[int, Path(ge=1, le=1000)],
+) -> ThawOut:
+    """Record that a container was thawed now: it serves doses for its beyond-use time."""
+    done = stock.thaw(context(request), lot, container)
+    return ThawOut(lot=lot, container=done.container, thawed_at=done.thawed_at, use_by=done.use_by)
+
+
+class BagOut(BaseModel):
+    """A bag's identity and where it stands in its custody (its figures are on the worksheet)."""
+
+    bag_id: str
+    subject_code: str
+    sequence: int
+    state: str
+    prepared_by: str
+    use_by: datetime
+
+
+class PrepareIn(RequestBody):
+    subject_code: str = Code
+    sequence: int = Field(ge=1, le=10_000)
+    password: str = Field(max_length=128, description="The signature (prepared by): your password again")
+
+
+class VerifyIn(RequestBody):
+    drawn: str = Field(max_length=32, description="The volume you measured in the syringe, with its unit")
+    scanned_lot: str | None = Field(
+        default=None, max_length=64, description="The lot or DIN scanned from the container"
+    )
+    password: str = Field(max_length=128, description="The signature (verified by): your password again")
+
+
+class ReleaseIn(RequestBody):
+    password: str = Field(max_length=128, description="The signature (released by): your password again")
+
+
+BagId = Annotated[str, Path(min_length=1, max_length=16, description="The bag number, e.g. B0000001")]
+
+
+def _bag_out(bag: Any) -> BagOut:
+    p = bag.preparation
+    return BagOut(
+        bag_id=p.bag_id,
+        subject_code=p.subject_code,
+        sequence=p.sequence,
+        state=bag.state.value,
+        prepared_by=p.prepared_by,
+        use_by=p.use_by,
+    )
+
+
+@router.post("/bags", response_model=BagOut, tags=["pharmacy"], dependencies=authenticated)
+def prepare_bag(request: Request, body: PrepareIn) -> BagOut:
+    """Prepare a dose's bag from the first-expiring lot that has it."""
+    return _bag_out(preparation.prepare(context(request), body.subject_code, body.sequence, body.password))
+
+
+@router.get("/bags/{bag_id}", response_model=BagOut, tags=["pharmacy"], dependencies=authenticated)
+def bag(request: Request, bag_id: BagId) -> BagOut:
+    return _bag_out(preparation.bag(context(request), bag_id))
+
+
+@router.post("/bags/{bag_id}/verified", response_model=BagOut, tags=["pharmacy"], dependencies=authenticated)
+def verify_bag(request: Request, bag_id: BagId, body: VerifyIn) -> BagOut:
+    """The independent double check, by a pharmacist other than the one who prepared the bag."""
+    drawn = parse_volume(body.drawn, field="drawn")
+    return _bag_out(preparation.verify(context(request), bag_id, drawn, body.scanned_lot, body.password))
+
+
+@router.post("/bags/{bag_id}/released", response_model=BagOut, tags=["pharmacy"], dependencies=authenticated)
+def release_bag(request: Request, bag_id: BagId, body: ReleaseIn) -> BagOut:
+    return _bag_out(preparation.release(context(request), bag_id, body.password))
 
 
 @router.get("/audit", response_model=list[AuditView], tags=["coordinator"], dependencies=authenticated)

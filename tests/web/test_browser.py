@@ -143,6 +143,16 @@ def test_pharmacist_sees_the_queue_and_prints(
     link = page.get_by_role("link", name="Worksheet").first.get_attribute("href")
     response = page.request.get(f"{live_server}{link}")
     assert response.ok and response.body().startswith(b"%PDF")
+    # The container is thawed on the lot register, then the dose's bag prepared and signed in the queue.
+    page.goto(f"{live_server}/pharmacy/lots")
+    page.get_by_role("button", name="Thawed now").first.click()
+    assert "thawed G123498654321 container 1" in page.locator("[role=status]").inner_text()
+    page.goto(f"{live_server}/pharmacy?site=renji-shanghai&day=2026-12-04&shift=day")
+    prepare = page.locator("form[action='/pharmacy/prepare']").first
+    prepare.locator("input[name=password]").fill(PASSWORD)
+    prepare.get_by_role("button", name="Sign: prepared").click()
+    assert "prepared B0000001 for S-001 dose 2" in page.locator("[role=status]").inner_text()
+    assert page.locator("form[action='/pharmacy/verify'] input[name=drawn]").count() == 1
     _screenshot_is_not_blank(page, tmp_path / "pharmacy.png")
     # The pharmacist may not enroll: the coordinator's pages refuse.
     page.goto(f"{live_server}/coordinator/enroll")

@@ -349,3 +349,109 @@ def test_on_the_ward_page_a_prepared_bag_is_scanned_and_checked_at_the_bedside(
     )
     assert again.status_code == 422 and again.json()["error"]["field"] == "bag"
     assert reads.verify_audit(world.ctx("admin")).problems == []
+
+
+def test_a_bag_is_prepared_verified_by_a_second_pharmacist_and_released_on_the_pharmacy_pages(
+    client: TestClient, world: World
+) -> None:
+    from dosing.app import preparation
+
+    queue_url = "/pharmacy?site=renji-shanghai&day=2026-12-04&shift=day"
+    back = {"site": "renji-shanghai", "day": "2026-12-04", "shift": "day"}
+    csrf = log_in(client, "pharmacist")
+    thawed = client.post("/pharmacy/thaw", data={"csrf": csrf, "lot": "G123498654321", "container": "1"})
+    assert thawed.status_code == 303, thawed.text
+    assert "thawed G123498654321 container 1" in client.get(thawed.headers["location"]).text
+    assert "Sign: prepared" in client.get(queue_url).text
+    prepared = client.post(
+        "/pharmacy/prepare",
+        data={**back, "csrf": csrf, "subject_code": "S-001", "sequence": "2", "password": PASSWORD},
+    )
+    assert prepared.status_code == 303, prepared.text
+    shown = client.get(prepared.headers["location"]).text
+    assert "prepared B0000001 for S-001 dose 2" in shown
+    assert "Figures hidden until bag B0000001 is verified" in shown and "13.1 mL" not in shown
+    # 62 kg x 4 x10^5 viable cells/kg / (2 x10^6 cells/mL x 95% viable) = 13.05 mL, drawn as 13.1 mL.
+    verify = {**back, "bag_id": "B0000001", "scanned_lot": SCANNED_BAG, "password": PASSWORD}
+    own = client.post("/pharmacy/verify", data={**verify, "csrf": csrf, "drawn": "13.1 mL"})
+    assert own.status_code == 422, "the pharmacist who prepared a bag does not verify it"
+
+    csrf = log_in(client, "checker")
+    for drawn, why in (("131 mL", "a tenfold typo"), ("13.1", "a bare number"), ("13.1 L", "litres")):
+        refused = client.post("/pharmacy/verify", data={**verify, "csrf": csrf, "drawn": drawn})
+        assert refused.status_code == 422, why
+    other_lot = client.post(
+        "/pharmacy/verify", data={**verify, "csrf": csrf, "drawn": "13.1 mL", "scanned_lot": "L999"}
+    )
+    assert other_lot.status_code == 422
+    assert preparation.bag(world.ctx("checker"), "B0000001").state == "prepared"
+    verified = client.post("/pharmacy/verify", data={**verify, "csrf": csrf, "drawn": "13.1mL"})
+    assert verified.status_code == 303, verified.text
+    assert "Sign: released to the ward" in client.get(verified.headers["location"]).text
+    released = client.post(
+        "/pharmacy/release", data={**back, "csrf": csrf, "bag_id": "B0000001", "password": PASSWORD}
+    )
+    assert released.status_code == 303, released.text
+    assert "B0000001</strong> released, use by" in client.get(released.headers["location"]).text
+    assert "Call" not in client.get("/pharmacy?done=Call+this+number").text, "no words from a crafted link"
+
+    csrf = log_in(client, "nurse")
+    nurse_prepares = client.post(
+        "/pharmacy/prepare",
+        data={**back, "csrf": csrf, "subject_code": "S-002", "sequence": "2", "password": PASSWORD},
+    )
+    assert nurse_prepares.status_code == 403
+    given = client.post(
+        "/ward/record",
+        data={
+            "csrf": csrf,
+            "site": "renji-shanghai",
+            "subject_code": "S-001",
+            "sequence": "2",
+            "scanned_subject": "S-001",
+            "bag": "B0000001",
+            "password": PASSWORD,
+        },
+    )
+    assert given.status_code == 303, given.text
+    assert preparation.bag(world.ctx("nurse"), "B0000001").state == "administered"
+    assert reads.verify_audit(world.ctx("admin")).problems == []
+
+
+def test_the_api_prepares_verifies_and_releases_a_bag_with_the_same_rules(
+    client: TestClient, world: World
+) -> None:
+    pharmacist, checker = api_token(client, "pharmacist"), api_token(client, "checker")
+    nurse = api_token(client, "nurse")
+    thawed = client.post("/api/lots/G123498654321/containers/1/thawed", headers=pharmacist)
+    assert thawed.status_code == 200, thawed.text
+    again = client.post("/api/lots/G123498654321/containers/1/thawed", headers=pharmacist)
+    assert again.status_code == 422, "a container is thawed once"
+    body = {"subject_code": "S-001", "sequence": 2, "password": PASSWORD}
+    assert client.post("/api/bags", json=body, headers=nurse).status_code == 403
+    misspelled = client.post("/api/bags", json={**body, "Sequence": 3}, headers=pharmacist)
+    assert misspelled.status_code == 422
+    prepared = client.post("/api/bags", json=body, headers=pharmacist)
+    assert prepared.status_code == 200, prepared.text
+    bag_id = prepared.json()["bag_id"]
+    assert prepared.json()["state"] == "prepared" and "volume" not in prepared.text
+    twice = client.post("/api/bags", json=body, headers=pharmacist)
+    assert twice.status_code == 422 and f"already has bag {bag_id}" in twice.text
+    verify = {"drawn": "13.1 mL", "scanned_lot": SCANNED_BAG, "password": PASSWORD}
+    own = client.post(f"/api/bags/{bag_id}/verified", json=verify, headers=pharmacist)
+    assert own.status_code == 422
+    typo = client.post(f"/api/bags/{bag_id}/verified", json={**verify, "drawn": "1.31 mL"}, headers=checker)
+    assert typo.status_code == 422 and typo.json()["error"]["field"] == "drawn volume"
+    verified = client.post(f"/api/bags/{bag_id}/verified", json=verify, headers=checker)
+    assert verified.status_code == 200 and verified.json()["state"] == "verified", verified.text
+    released = client.post(f"/api/bags/{bag_id}/released", json={"password": PASSWORD}, headers=checker)
+    assert released.json()["state"] == "released"
+    assert client.get(f"/api/bags/{bag_id}", headers=nurse).json()["state"] == "released"
+    given = client.post(
+        "/api/doses/S-001/2/given",
+        json={"scanned_subject": "S-001", "bag": bag_id, "password": PASSWORD},
+        headers=nurse,
+    )
+    assert given.status_code == 200, given.text
+    assert client.get(f"/api/bags/{bag_id}", headers=nurse).json()["state"] == "administered"
+    assert client.get("/api/bags/B9999999", headers=nurse).status_code in (404, 422)
