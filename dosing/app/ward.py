@@ -19,6 +19,7 @@ from dosing.errors import DosingError, from_validation_error
 from dosing.status import local_date
 from dosing.store.models import AssessmentView, DoseView, GivenForm, SkipForm
 from dosing.store.preparations import is_bag
+from dosing.units import Volume
 
 Form = TypeVar("Form", bound=BaseModel)
 
@@ -105,8 +106,16 @@ def record_scanned(
     started_at: datetime,
     password: str,
     late_reason: str | None = None,
+    *,
+    ended_at: datetime | None = None,
+    volume: Volume | None = None,
+    partial: bool = False,
+    infusion_reaction: str | None = None,
 ) -> int:
     """Record a dose given, from the bedside scans; signed "administered by". Returns the record id.
+
+    ``volume``: what was given of the bag when it was not all (the amount is delivered pro rata); more
+    than the protocol's tolerance under the order is a partial dose, which ``partial`` confirms.
 
     ``bag``: what was scanned on the bag. The bag number of the pharmacy's label (``B0000001``) runs the
     bedside check of the bag (this subject's, this dose's, released, within its use-by) and marks it
@@ -123,6 +132,10 @@ def record_scanned(
         subject_code=subject_code,
         sequence=sequence,
         started_at=started_at,
+        ended_at=ended_at,
+        volume=volume,
+        partial=partial,
+        infusion_reaction=(infusion_reaction or "").strip() or None,
         din=None if prepared else scanned,
         late_reason=late_reason or None,
     )

@@ -84,6 +84,16 @@ class GivenIn(RequestBody):
         "where the pharmacy prepares no bags, the DIN as scanned (=G12349865432100) or the lot number",
     )
     started_at: AwareDatetime | None = Field(default=None, description="Default: now (server clock)")
+    ended_at: AwareDatetime | None = None
+    volume: str | None = Field(
+        default=None,
+        max_length=32,
+        description="What was given of the bag, with its unit, when it was not all (default: the whole bag)",
+    )
+    partial: bool = Field(
+        default=False, description="Confirms a partial dose (more than the tolerance under the order)"
+    )
+    infusion_reaction: str | None = Field(default=None, max_length=500)
     late_reason: str | None = Field(default=None, max_length=500)
     password: str = Field(max_length=128, description="The signature: your password again")
 
@@ -194,6 +204,10 @@ def given(request: Request, subject_code: str, sequence: Sequence, body: GivenIn
         body.started_at or clock.now(),
         body.password,
         body.late_reason,
+        ended_at=body.ended_at,
+        volume=parse_volume(body.volume, field="volume") if body.volume else None,
+        partial=body.partial,
+        infusion_reaction=body.infusion_reaction,
     )
     return RecordOut(record_id=record_id)
 

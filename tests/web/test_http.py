@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
@@ -455,3 +456,57 @@ def test_the_api_prepares_verifies_and_releases_a_bag_with_the_same_rules(
     assert given.status_code == 200, given.text
     assert client.get(f"/api/bags/{bag_id}", headers=nurse).json()["state"] == "administered"
     assert client.get("/api/bags/B9999999", headers=nurse).status_code in (404, 422)
+
+
+def test_a_bag_stopped_early_is_recorded_as_the_partial_dose_it_was_on_the_ward_page(
+    client: TestClient, world: World
+) -> None:
+    """The page used to offer the whole dose or nothing: an infusion stopped after a third of the bag
+    went into the ledger as the full dose."""
+    view = reads.subject_view(world.ctx("coordinator"), "S-001")
+    dose = next(d for d in view.doses if d.sequence == 2)
+    assert dose.final_volume is not None and dose.ordered_dose is not None
+    third = (dose.final_volume.value / 3).quantize(Decimal("0.1"))
+    csrf = log_in(client, "nurse")
+    form = {
+        "csrf": csrf,
+        "site": "renji-shanghai",
+        "subject_code": "S-001",
+        "sequence": "2",
+        "scanned_subject": "S-001",
+        "bag": SCANNED_BAG,
+        "password": PASSWORD,
+        "infusion_reaction": "rigors at 20 minutes; infusion stopped",
+    }
+    unconfirmed = client.post("/ward/record", data={**form, "volume": f"{third} mL"})
+    assert unconfirmed.status_code == 422 and "partial" in unconfirmed.text
+    tenfold = client.post(
+        "/ward/record", data={**form, "volume": f"{dose.final_volume.value * 10} mL", "partial": "true"}
+    )
+    assert tenfold.status_code == 422
+    bare = client.post("/ward/record", data={**form, "volume": str(third), "partial": "true"})
+    assert bare.status_code == 422, "a volume without its unit"
+    assert _dose_state(world, "S-001", 2) == "window_open"
+    done = client.post("/ward/record", data={**form, "volume": f"{third} mL", "partial": "true"})
+    assert done.status_code == 303, done.text
+    given = next(d for d in reads.subject_view(world.ctx("coordinator"), "S-001").doses if d.sequence == 2)
+    assert given.given is not None and given.given.partial
+    assert given.given.volume is not None and given.given.volume.value == third
+    # Delivered pro rata: the ordered amount times the part of the bag given.
+    expected = dose.ordered_dose.value * third / dose.final_volume.value
+    assert given.given.amount is not None
+    assert abs(given.given.amount.value - expected) <= expected * Decimal("0.001")
+    assert given.given.infusion_reaction == "rigors at 20 minutes; infusion stopped"
+
+
+def test_the_api_records_a_partial_dose_only_when_it_is_confirmed(client: TestClient, world: World) -> None:
+    nurse = api_token(client, "nurse")
+    body = {"scanned_subject": "S-001", "bag": SCANNED_BAG, "password": PASSWORD, "volume": "5 mL"}
+    unconfirmed = client.post("/api/doses/S-001/2/given", json=body, headers=nurse)
+    assert unconfirmed.status_code == 422 and "partial" in unconfirmed.text
+    unitless = client.post("/api/doses/S-001/2/given", json={**body, "volume": "5"}, headers=nurse)
+    assert unitless.status_code == 422 and unitless.json()["error"]["field"] == "volume"
+    done = client.post("/api/doses/S-001/2/given", json={**body, "partial": True}, headers=nurse)
+    assert done.status_code == 200, done.text
+    given = next(d for d in reads.subject_view(world.ctx("nurse"), "S-001").doses if d.sequence == 2).given
+    assert given is not None and given.partial and given.volume is not None and given.volume.value == 5

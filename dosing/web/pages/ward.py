@@ -11,6 +11,7 @@ from dosing.app import clock, reads, ward
 from dosing.app.authority import require
 from dosing.app.feeds import known_sites
 from dosing.errors import DosingError
+from dosing.units import parse_volume
 from dosing.web.rendering import page
 from dosing.web.security import check_csrf, context
 from dosing.web.typed import local_moment
@@ -64,6 +65,10 @@ def record(
     scanned_subject: str = Form("", max_length=64),
     bag: str = Form("", max_length=64),
     started_at: str = Form("", max_length=32),
+    ended_at: str = Form("", max_length=32),
+    volume: str = Form("", max_length=32),
+    partial: bool = Form(False),
+    infusion_reaction: str = Form("", max_length=500),
     late_reason: str = Form("", max_length=500),
     password: str = Form("", max_length=128),
 ) -> Response:
@@ -71,7 +76,18 @@ def record(
     zone = ward.site_zone(_site(site))
     moment = local_moment(started_at, "at", zone) if started_at.strip() else clock.now()
     record_id = ward.record_scanned(
-        ctx, subject_code, sequence, scanned_subject, bag, moment, password, late_reason or None
+        ctx,
+        subject_code,
+        sequence,
+        scanned_subject,
+        bag,
+        moment,
+        password,
+        late_reason or None,
+        ended_at=local_moment(ended_at, "end", zone) if ended_at.strip() else None,
+        volume=parse_volume(volume, field="volume") if volume.strip() else None,
+        partial=partial,
+        infusion_reaction=infusion_reaction,
     )
     return RedirectResponse(
         f"/ward?site={_site(site)}&done=recorded+{subject_code}+dose+{sequence}+(record+{record_id})",
