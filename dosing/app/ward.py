@@ -2,8 +2,9 @@
 at the bedside by scanning the subject's code and the bag.
 
 The scanned subject code must be the dose's subject (chain of identity: the right product for the
-right patient); the bag's scan is the record's DIN, checked by the ledger against the pharmacy's
-register in the record's own transaction.
+right patient). The bag's scan is the bag number of the pharmacy's label, checked at the bedside (this
+subject's and dose's bag, released, within its use-by) and marked given in the record's own
+transaction; where the pharmacy prepares no bags, a DIN or lot number checked against its register.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from dosing.app.context import Context
 from dosing.errors import DosingError, from_validation_error
 from dosing.status import local_date
 from dosing.store.models import AssessmentView, DoseView, GivenForm, SkipForm
-from dosing.store.preparations import is_bag
+from dosing.store.preparations import is_bag, live_bag
 from dosing.units import Volume
 
 Form = TypeVar("Form", bound=BaseModel)
+
+
+class WardBag(BaseModel):
+    """The bag the pharmacy prepared for a dose, while it is on its way to the ward."""
+
+    bag_id: str
+    #: prepared | verified | released (only a released bag is given)
+    state: str
+    use_by: datetime
 
 
 class WardDose(BaseModel):
@@ -29,6 +39,7 @@ class WardDose(BaseModel):
     protocol_id: str
     day: date
     dose: DoseView
+    bag: WardBag | None = None
 
 
 class WardCheck(BaseModel):
@@ -54,7 +65,8 @@ def site_zone(site_id: str) -> str:
 
 
 def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardDay:
-    """Doses planned to start today or tomorrow (the site's days) and checks due then, by time."""
+    """Doses planned to start today or tomorrow (the site's days), and doses planned earlier whose window
+    is still open today with nothing recorded, with their bags; checks due today or tomorrow; by time."""
     zone = site_zone(site_id)
     moment = as_of or clock.now()
     today = local_date(moment, zone)
@@ -64,7 +76,10 @@ def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardD
     for view in reads.site_views(ctx, site_id, today, tomorrow, moment):
         for dose in view.doses:
             day = local_date(dose.planned_start, zone)
-            if today <= day <= tomorrow and dose.status.state.value != "not_applicable":
+            # Planned yesterday, due until today (a window of +1 day) and not given yet: still the ward's.
+            recorded = dose.given is not None or dose.skipped_record_id is not None
+            still_open = not recorded and dose.earliest <= today <= dose.latest
+            if (today <= day <= tomorrow or still_open) and dose.status.state.value != "not_applicable":
                 doses.append(
                     WardDose(subject_code=view.subject_code, protocol_id=view.protocol_id, day=day, dose=dose)
                 )
@@ -78,7 +93,28 @@ def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardD
                 )
     doses.sort(key=lambda item: (item.dose.planned_start, item.subject_code, item.dose.sequence))
     checks.sort(key=lambda item: (item.check.due, item.subject_code))
+    doses = _with_bags(ctx, doses)
     return WardDay(site=site_id, timezone=zone, today=today, as_of=moment, doses=doses, checks=checks)
+
+
+def _with_bags(ctx: Context, doses: list[WardDose]) -> list[WardDose]:
+    """The doses with the bag the pharmacy prepared for each, where one is prepared, verified or released."""
+    with ctx.store.session() as session:
+        bags = {
+            (item.subject_code, item.dose.sequence): live_bag(session, item.subject_code, item.dose.sequence)
+            for item in doses
+            if item.dose.given is None
+        }
+    return [
+        item.model_copy(
+            update={
+                "bag": WardBag(bag_id=live.bag_id, state=live.state.value, use_by=live.preparation.use_by)
+            }
+        )
+        if (live := bags.get((item.subject_code, item.dose.sequence))) is not None
+        else item
+        for item in doses
+    ]
 
 
 def _form(model: type[Form], **values: Any) -> Form:

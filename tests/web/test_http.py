@@ -323,6 +323,10 @@ def test_on_the_ward_page_a_prepared_bag_is_scanned_and_checked_at_the_bedside(
     mine = _released_bag(world, "S-001", 2)
     theirs = _released_bag(world, "S-002", 2)
     csrf = log_in(client, "nurse")
+    ward = client.get("/ward?site=renji-shanghai").text
+    # S-001's dose 2 was planned yesterday (2026-12-04); its window is open until today.
+    assert "2026-12-04 09:00" in ward and f"{mine} ready</strong>, use by" in ward
+    assert f"{theirs} ready" in ward
     form = {
         "csrf": csrf,
         "site": "renji-shanghai",
@@ -372,6 +376,7 @@ def test_a_bag_is_prepared_verified_by_a_second_pharmacist_and_released_on_the_p
     shown = client.get(prepared.headers["location"]).text
     assert "prepared B0000001 for S-001 dose 2" in shown
     assert "Figures hidden until bag B0000001 is verified" in shown and "13.1 mL" not in shown
+    assert "B0000001 prepared, <span class=\"muted\">not yet released" in client.get("/ward").text
     # 62 kg x 4 x10^5 viable cells/kg / (2 x10^6 cells/mL x 95% viable) = 13.05 mL, drawn as 13.1 mL.
     verify = {**back, "bag_id": "B0000001", "scanned_lot": SCANNED_BAG, "password": PASSWORD}
     own = client.post("/pharmacy/verify", data={**verify, "csrf": csrf, "drawn": "13.1 mL"})
