@@ -18,7 +18,7 @@ from dosing.app import administration, clock, reads
 from dosing.app.context import Context
 from dosing.errors import DosingError, from_validation_error
 from dosing.status import local_date
-from dosing.store.models import AssessmentView, DoseView, GivenForm, SkipForm
+from dosing.store.models import AssessmentView, CorrectionForm, DoseView, GivenForm, SkipForm
 from dosing.store.preparations import is_bag, live_bag
 from dosing.units import Volume
 
@@ -176,6 +176,43 @@ def record_scanned(
         late_reason=late_reason or None,
     )
     return administration.record_given(ctx, form, password, bag=scanned if prepared else None)
+
+
+def correct(
+    ctx: Context,
+    subject_code: str,
+    sequence: int,
+    record_id: int,
+    reason: str,
+    password: str,
+    *,
+    becomes: str = "given",
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    volume: Volume | None = None,
+    partial: bool | None = None,
+    infusion_reaction: str | None = None,
+    skip_reason: str | None = None,
+) -> int:
+    """Correct the record ``record_id`` of a dose (it must still be the dose's effective record): a new
+    record naming it, with the reason; fields left out are carried over. Signed "corrected by"."""
+    if not reason.strip():
+        raise DosingError("reason", "a correction says why", "no reason given")
+    form = _form(
+        CorrectionForm,
+        subject_code=subject_code,
+        sequence=sequence,
+        record_id=record_id,
+        reason=reason.strip(),
+        becomes=becomes,
+        started_at=started_at,
+        ended_at=ended_at,
+        volume=volume,
+        partial=partial,
+        infusion_reaction=(infusion_reaction or "").strip() or None,
+        skip_reason=(skip_reason or "").strip() or None,
+    )
+    return administration.correct(ctx, form, password)
 
 
 def skip(ctx: Context, subject_code: str, sequence: int, reason: str, password: str) -> int:

@@ -9,7 +9,7 @@ in ``X-CSRF-Token``. Errors are ``{"error": {"field", "rule", "message"}}`` with
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
@@ -96,6 +96,21 @@ class GivenIn(RequestBody):
     infusion_reaction: str | None = Field(default=None, max_length=500)
     late_reason: str | None = Field(default=None, max_length=500)
     password: str = Field(max_length=128, description="The signature: your password again")
+
+
+class CorrectionIn(RequestBody):
+    record_id: int = Field(ge=1, description="The record corrected: still the dose's effective one")
+    reason: str = Field(min_length=1, max_length=500)
+    becomes: Literal["given", "skipped", "void"] = Field(
+        default="given", description="given (details corrected), skipped, or void (entered in error)"
+    )
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    volume: str | None = Field(default=None, max_length=32, description="What was given, with its unit")
+    partial: bool | None = Field(default=None, description="Default: as recorded")
+    infusion_reaction: str | None = Field(default=None, max_length=500)
+    skip_reason: str | None = Field(default=None, max_length=500)
+    password: str = Field(max_length=128, description="The signature (corrected by): your password again")
 
 
 class SkipIn(RequestBody):
@@ -208,6 +223,32 @@ def given(request: Request, subject_code: str, sequence: Sequence, body: GivenIn
         volume=parse_volume(body.volume, field="volume") if body.volume else None,
         partial=body.partial,
         infusion_reaction=body.infusion_reaction,
+    )
+    return RecordOut(record_id=record_id)
+
+
+@router.post(
+    "/doses/{subject_code}/{sequence}/corrections",
+    response_model=RecordOut,
+    tags=["ward"],
+    dependencies=authenticated,
+)
+def correction(request: Request, subject_code: str, sequence: Sequence, body: CorrectionIn) -> RecordOut:
+    """Correct a dose's record: a new signed record naming it; fields left out are carried over."""
+    record_id = ward.correct(
+        context(request),
+        subject_code,
+        sequence,
+        body.record_id,
+        body.reason,
+        body.password,
+        becomes=body.becomes,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+        volume=parse_volume(body.volume, field="volume") if body.volume else None,
+        partial=body.partial,
+        infusion_reaction=body.infusion_reaction,
+        skip_reason=body.skip_reason,
     )
     return RecordOut(record_id=record_id)
 

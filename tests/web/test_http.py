@@ -515,3 +515,67 @@ def test_the_api_records_a_partial_dose_only_when_it_is_confirmed(client: TestCl
     assert done.status_code == 200, done.text
     given = next(d for d in reads.subject_view(world.ctx("nurse"), "S-001").doses if d.sequence == 2).given
     assert given is not None and given.partial and given.volume is not None and given.volume.value == 5
+
+
+def test_a_record_is_corrected_on_the_ward_page_with_a_reason_and_a_signature(
+    client: TestClient, world: World
+) -> None:
+    csrf = log_in(client, "nurse")
+    base = {"csrf": csrf, "site": "renji-shanghai", "subject_code": "S-001", "sequence": "2"}
+    recorded = client.post(
+        "/ward/record",
+        data={**base, "scanned_subject": "S-001", "bag": SCANNED_BAG, "password": PASSWORD},
+    )
+    assert recorded.status_code == 303, recorded.text
+    assert "/ward/dose/S-001/2" in client.get("/ward?site=renji-shanghai").text  # the Correct link
+    first = next(d for d in reads.subject_view(world.ctx("nurse"), "S-001").doses if d.sequence == 2)
+    assert first.given is not None and first.final_volume is not None
+    page = client.get("/ward/dose/S-001/2?site=renji-shanghai").text
+    assert "Correct this record" in page and f'name="record_id" value="{first.given.record_id}"' in page
+    third = (first.final_volume.value / 3).quantize(Decimal("0.1"))
+    correction = {
+        **base,
+        "record_id": str(first.given.record_id),
+        "reason": "infusion stopped at a third of the bag (rigors); recorded as whole in error",
+        "volume": f"{third} mL",
+        "partial": "yes",
+        "password": PASSWORD,
+    }
+    no_reason = client.post("/ward/correct", data={**correction, "reason": " "})
+    assert no_reason.status_code == 422
+    for field, odd in (("partial", "maybe"), ("becomes", "given twice")):
+        refused = client.post("/ward/correct", data={**correction, field: odd})
+        assert refused.status_code == 422 and field in refused.text
+    tenfold = client.post("/ward/correct", data={**correction, "volume": f"{third * 100} mL"})
+    assert tenfold.status_code == 422
+    done = client.post("/ward/correct", data=correction)
+    assert done.status_code == 303, done.text
+    assert "corrected S-001 dose 2" in client.get(done.headers["location"]).text
+    now = next(d for d in reads.subject_view(world.ctx("nurse"), "S-001").doses if d.sequence == 2)
+    assert now.given is not None and now.given.partial and now.given.volume is not None
+    assert now.given.volume.value == third and now.given.record_id != first.given.record_id
+    stale = client.post("/ward/correct", data={**correction, "partial": "no", "volume": ""})
+    assert stale.status_code == 422, "the record corrected must still be the dose's effective record"
+    void = client.post(
+        "/ward/correct",
+        data={**correction, "record_id": str(now.given.record_id), "becomes": "void", "volume": ""},
+    )
+    assert void.status_code == 303, void.text
+    assert _dose_state(world, "S-001", 2) == "window_open"
+    assert reads.verify_audit(world.ctx("admin")).problems == []
+
+
+def test_the_api_corrects_a_record_naming_it(client: TestClient, world: World) -> None:
+    nurse = api_token(client, "nurse")
+    given = {"scanned_subject": "S-001", "bag": SCANNED_BAG, "password": PASSWORD}
+    first = client.post("/api/doses/S-001/2/given", json=given, headers=nurse).json()["record_id"]
+    body = {"record_id": first, "reason": "given from the wrong bag entry", "password": PASSWORD}
+    misspelled = client.post(
+        "/api/doses/S-001/2/corrections", json={**body, "Becomes": "void"}, headers=nurse
+    )
+    assert misspelled.status_code == 422, "a misspelled field is refused, never ignored"
+    voided = client.post("/api/doses/S-001/2/corrections", json={**body, "becomes": "void"}, headers=nurse)
+    assert voided.status_code == 200, voided.text
+    assert _dose_state(world, "S-001", 2) == "window_open"
+    again = client.post("/api/doses/S-001/2/corrections", json={**body, "becomes": "void"}, headers=nurse)
+    assert again.status_code == 422, "the record corrected is no longer the effective one"

@@ -19,7 +19,7 @@ from dosing.web.typed import local_moment
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 
-_DONE = re.compile(r"(recorded|skipped) [A-Za-z0-9._-]{1,64} dose \d{1,5} \(record \d{1,12}\)")
+_DONE = re.compile(r"(recorded|skipped|corrected) [A-Za-z0-9._-]{1,64} dose \d{1,5} \(record \d{1,12}\)")
 
 
 def _site(site: str | None) -> str:
@@ -91,6 +91,49 @@ def record(
     )
     return RedirectResponse(
         f"/ward?site={_site(site)}&done=recorded+{subject_code}+dose+{sequence}+(record+{record_id})",
+        status_code=303,
+    )
+
+
+@router.post("/ward/correct")
+def correct(
+    request: Request,
+    site: str = Form(...),
+    subject_code: str = Form(..., max_length=64),
+    sequence: int = Form(..., ge=1, le=10_000),
+    record_id: int = Form(..., ge=1),
+    reason: str = Form("", max_length=500),
+    becomes: str = Form("given", max_length=16),
+    started_at: str = Form("", max_length=32),
+    ended_at: str = Form("", max_length=32),
+    volume: str = Form("", max_length=32),
+    partial: str = Form("", max_length=8),
+    infusion_reaction: str = Form("", max_length=500),
+    skip_reason: str = Form("", max_length=500),
+    password: str = Form("", max_length=128),
+) -> Response:
+    ctx = context(request)
+    if partial not in ("", "yes", "no"):
+        raise DosingError("partial", "yes, no, or empty (as recorded)", f"{partial!r} is none of them")
+    zone = ward.site_zone(_site(site))
+    new_id = ward.correct(
+        ctx,
+        subject_code,
+        sequence,
+        record_id,
+        reason,
+        password,
+        becomes=becomes,
+        started_at=local_moment(started_at, "at", zone) if started_at.strip() else None,
+        ended_at=local_moment(ended_at, "end", zone) if ended_at.strip() else None,
+        volume=parse_volume(volume, field="volume") if volume.strip() else None,
+        # "" leaves the partial flag as the record has it.
+        partial={"yes": True, "no": False}.get(partial),
+        infusion_reaction=infusion_reaction,
+        skip_reason=skip_reason,
+    )
+    return RedirectResponse(
+        f"/ward?site={_site(site)}&done=corrected+{subject_code}+dose+{sequence}+(record+{new_id})",
         status_code=303,
     )
 
