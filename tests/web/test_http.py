@@ -368,6 +368,12 @@ def test_a_bag_is_prepared_verified_by_a_second_pharmacist_and_released_on_the_p
     assert thawed.status_code == 303, thawed.text
     assert "thawed G123498654321 container 1" in client.get(thawed.headers["location"]).text
     assert "Sign: prepared" in client.get(queue_url).text
+    crafted = client.post(
+        "/pharmacy/prepare",
+        data={**back, "day": "soon", "csrf": csrf, "subject_code": "S-001", "sequence": "2",
+              "password": PASSWORD},
+    )
+    assert crafted.status_code == 422 and "Sign: prepared" in client.get(queue_url).text, "nothing prepared"
     prepared = client.post(
         "/pharmacy/prepare",
         data={**back, "csrf": csrf, "subject_code": "S-001", "sequence": "2", "password": PASSWORD},

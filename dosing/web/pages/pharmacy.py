@@ -89,18 +89,20 @@ def _shown(done: str | None) -> str | None:
     return done if done and _DONE.fullmatch(done) else None
 
 
-def _back(site: str, day: str, shift: str, done: str) -> RedirectResponse:
-    """Back to the queue the form was on (its site, day and shift checked), saying what was done."""
+def _queue_of(site: str, day: str, shift: str) -> dict[str, str]:
+    """The queue a form was on (its site, day and shift), checked before the step is taken: a day that
+    is not a date is refused with nothing done."""
     sites = known_sites()
-    query = {
-        "site": site if site in sites else sites[0],
-        "shift": shift if shift in SHIFTS else "all",
-        "done": done,
-    }
+    query = {"site": site if site in sites else sites[0], "shift": shift if shift in SHIFTS else "all"}
     the_day = optional_day(day, "day")
     if the_day is not None:
         query["day"] = the_day.isoformat()
-    return RedirectResponse(f"/pharmacy?{urlencode(query)}", status_code=303)
+    return query
+
+
+def _back(queue: dict[str, str], done: str) -> RedirectResponse:
+    """Back to the queue, saying what was done."""
+    return RedirectResponse(f"/pharmacy?{urlencode({**queue, 'done': done})}", status_code=303)
 
 
 def _done(step: str, bag: Bag) -> str:
@@ -119,8 +121,9 @@ def prepare(
     password: str = Form("", max_length=128),
 ) -> Response:
     """Prepare the dose's bag from the first-expiring lot that has it (signed "prepared by")."""
+    queue = _queue_of(site, day, shift)
     bag = preparation.prepare(context(request), subject_code, sequence, password)
-    return _back(site, day, shift, _done("prepared", bag))
+    return _back(queue, _done("prepared", bag))
 
 
 @router.post("/verify")
@@ -135,9 +138,10 @@ def verify(
     password: str = Form("", max_length=128),
 ) -> Response:
     """The independent double check by a second pharmacist: the volume measured and the lot scanned."""
+    queue = _queue_of(site, day, shift)
     volume = parse_volume(drawn, field="drawn")
     bag = preparation.verify(context(request), bag_id, volume, scanned_lot.strip() or None, password)
-    return _back(site, day, shift, _done("verified", bag))
+    return _back(queue, _done("verified", bag))
 
 
 @router.post("/release")
@@ -150,8 +154,9 @@ def release(
     password: str = Form("", max_length=128),
 ) -> Response:
     """Release the verified bag to the ward (signed "released by")."""
+    queue = _queue_of(site, day, shift)
     bag = preparation.release(context(request), bag_id, password)
-    return _back(site, day, shift, _done("released", bag))
+    return _back(queue, _done("released", bag))
 
 
 def _inline(filename: str) -> dict[str, str]:
