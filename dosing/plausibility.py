@@ -199,13 +199,21 @@ def check_given_amount(
         )
 
 
-def check_given_volume(volume: Volume, final_volume: Volume) -> None:
-    """A bag holds its final volume: more cannot have been given."""
+def check_given_volume(volume: Volume, final_volume: Volume, increment: Volume | None = None) -> None:
+    """A bag holds its final volume: more cannot have been given. Less than the protocol's volume
+    increment (the smallest volume measured, 0.1 mL by default) cannot have been measured: "0.006 mL"
+    is a slip for 6 mL or 60 mL, and would put a dose a thousand times too small in the ledger."""
     if volume.value > final_volume.value:
         raise HardStop(
             "volume",
             f"at most the final volume {final_volume} (protocol preparation.final_volume)",
             f"{volume} is more than the bag holds",
+        )
+    if increment is not None and volume.value < increment.value:
+        raise HardStop(
+            "volume",
+            f"at least {increment}, the smallest volume measured (protocol preparation.volume_increment)",
+            f"{volume} cannot have been measured",
         )
 
 

@@ -19,6 +19,7 @@ from dosing.plausibility import (
     check_delayed_day,
     check_given_amount,
     check_given_day,
+    check_given_volume,
     check_weight_measured_on,
     check_year,
     delivered_from_volume,
@@ -195,3 +196,13 @@ def test_redistribution_never_exceeds_the_cap_nor_invents_product(
     # Delivered + still to give + forfeited is the total: nothing lost, nothing invented.
     still = sum((a.value for a in course.open_doses), Decimal(0))
     assert course.delivered.value + still + course.forfeited.value == total.value
+
+
+def test_a_volume_given_below_what_can_be_measured_is_refused() -> None:
+    """ "0.006 mL" of a 100 mL bag is a slip (for 6 or 60 mL), not a partial dose a thousand times too
+    small; the protocol's volume increment (0.1 mL) is the smallest volume measured."""
+    bag, step = Volume(value=Decimal(100)), Volume(value=Decimal("0.1"))
+    with pytest.raises(HardStop, match="cannot have been measured"):
+        check_given_volume(Volume(value=Decimal("0.006")), bag, step)
+    check_given_volume(Volume(value=Decimal("0.1")), bag, step)
+    check_given_volume(Volume(value=Decimal("100")), bag, step)

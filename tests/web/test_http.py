@@ -497,6 +497,8 @@ def test_a_bag_stopped_early_is_recorded_as_the_partial_dose_it_was_on_the_ward_
     assert tenfold.status_code == 422
     bare = client.post("/ward/record", data={**form, "volume": str(third), "partial": "true"})
     assert bare.status_code == 422, "a volume without its unit"
+    slip = client.post("/ward/record", data={**form, "volume": "0.006 mL", "partial": "true"})
+    assert slip.status_code == 422 and "cannot have been measured" in slip.text
     assert _dose_state(world, "S-001", 2) == "window_open"
     done = client.post("/ward/record", data={**form, "volume": f"{third} mL", "partial": "true"})
     assert done.status_code == 303, done.text

@@ -59,7 +59,7 @@ def _given_fields(
     ordered = _ordered(planned)
     final_volume = Volume(value=planned.final_volume_ml) if planned.final_volume_ml is not None else None
     if request.volume is not None and final_volume is not None:
-        check_given_volume(request.volume, final_volume)
+        check_given_volume(request.volume, final_volume, protocol.preparation.volume_increment)
     amount = request.amount
     from_volume: Volume | None = None
     if amount is None and request.volume is not None and ordered is not None and final_volume is not None:
