@@ -153,6 +153,7 @@ def check_given_amount(
     partial: bool = False,
     final_volume: Volume | None = None,
     volume: Volume | None = None,
+    increment: Volume | None = None,
 ) -> None:
     """What a record says was given, against the order.
 
@@ -172,6 +173,18 @@ def check_given_amount(
             "a dose given delivered some of the product; a dose not given is recorded with dosing skip",
             f"{volume if volume is not None else amount} is no dose",
         )
+    if final_volume is not None and increment is not None and volume is None:
+        # What the smallest volume that can be measured (the protocol's increment) of the bag delivers:
+        # less cannot have been given, whatever was typed (x10^3 for x10^7 is a slip, not a dose).
+        smallest = ordered.value * increment.value / final_volume.value
+        if amount.value < smallest:
+            least = Amount(value=smallest.normalize(), unit=ordered.unit)
+            raise HardStop(
+                "amount",
+                f"at least {least}, what {increment} of the bag delivers (the smallest volume measured, "
+                "protocol preparation.volume_increment)",
+                f"{amount} is less than the bag can have given",
+            )
     ceiling = ordered.value * (1 + tolerance.fraction)
     if amount.value > ceiling:
         excess = (amount.value - ordered.value) / ordered.value * 100

@@ -609,6 +609,7 @@ CASES: list[Bad] = [
     w(*RECORD, "--amount", "2.48 x10^6 cells", field="amount", rule="a partial dose, recorded as one"),
     w(*RECORD, "--volume", "6mL", field="volume", rule="(--partial)"),
     w(*RECORD, "--volume", "0.06mL", "--partial", field="volume", rule="the smallest volume measured"),
+    w(*RECORD, "--amount", "2.48 x10^3 cells", "--partial", field="amount", rule="smallest volume measured"),
     w(*RECORD, "--amount", "0 x10^7 cells", field="amount", rule="recorded with dosing skip"),
     w("record", "S-002", "--dose", "1", "--at", "{now}", "--lot", "L999", field="lot", rule="L999"),
     w("record", "S-002", "--dose", "1", "--at", "{now}", "--lot", "L" * 65, field="lot", rule="64"),

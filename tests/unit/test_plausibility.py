@@ -206,3 +206,16 @@ def test_a_volume_given_below_what_can_be_measured_is_refused() -> None:
         check_given_volume(Volume(value=Decimal("0.006")), bag, step)
     check_given_volume(Volume(value=Decimal("0.1")), bag, step)
     check_given_volume(Volume(value=Decimal("100")), bag, step)
+
+
+def test_an_amount_given_below_what_the_smallest_measured_volume_delivers_is_refused() -> None:
+    """2.48 x10^7 cells in 100 mL: 0.1 mL (the increment) delivers 2.48 x10^4; "x10^3" typed for "x10^7"
+    is a slip, even confirmed as a partial dose."""
+    order = Amount(value=Decimal("2.48E+7"), unit=AmountUnit.CELLS)
+    bag, step = Volume(value=Decimal(100)), Volume(value=Decimal("0.1"))
+    tolerance = Percent(value=Decimal(10))
+    typed = Amount(value=Decimal("2.48E+3"), unit=AmountUnit.CELLS)
+    with pytest.raises(HardStop, match="less than the bag can have given"):
+        check_given_amount(typed, order, tolerance, partial=True, final_volume=bag, increment=step)
+    least = Amount(value=Decimal("2.48E+4"), unit=AmountUnit.CELLS)
+    check_given_amount(least, order, tolerance, partial=True, final_volume=bag, increment=step)

@@ -99,6 +99,7 @@ def _given_fields(
             partial=bool(said_partial),
             final_volume=final_volume,
             volume=from_volume,
+            increment=protocol.preparation.volume_increment,
         )
     volume = request.volume
     if volume is None and base is not None and base.volume_ml is not None:
