@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dosing.app import administration, clock, reads
+from dosing.app import administration, clock, preparation, reads
 from dosing.app.context import Context
 from dosing.errors import DosingError, from_validation_error
 from dosing.status import local_date
 from dosing.store.models import AssessmentView, CorrectionForm, DoseView, GivenForm, SkipForm
-from dosing.store.preparations import is_bag, live_bag
+from dosing.store.preparations import is_bag
 from dosing.units import Volume
 
 Form = TypeVar("Form", bound=BaseModel)
@@ -99,12 +99,9 @@ def ward_day(ctx: Context, site_id: str, as_of: datetime | None = None) -> WardD
 
 def _with_bags(ctx: Context, doses: list[WardDose]) -> list[WardDose]:
     """The doses with the bag the pharmacy prepared for each, where one is prepared, verified or released."""
-    with ctx.store.session() as session:
-        bags = {
-            (item.subject_code, item.dose.sequence): live_bag(session, item.subject_code, item.dose.sequence)
-            for item in doses
-            if item.dose.given is None
-        }
+    bags = preparation.live_bags(
+        ctx, [(item.subject_code, item.dose.sequence) for item in doses if item.dose.given is None]
+    )
     return [
         item.model_copy(
             update={
