@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from dosing.app.typed import eligibility_inputs, parse_date, parse_date_or_instant
 from dosing.catalog import get_protocol
@@ -73,8 +73,16 @@ class RosterRow(BaseModel):
     #: Inclusion inputs (columns age, creatinine, bilirubin, inr, albumin, ascites, encephalopathy).
     eligibility: EligibilityInputs | None = None
 
+    #: The form, once built: a roster's rows are checked against it when read, then enrolled with it.
+    _form: EnrollmentForm | None = PrivateAttr(default=None)
+
     def to_form(self) -> EnrollmentForm:
         """The enrollment form for this row (validated again by the store's own model)."""
+        if self._form is None:
+            self._form = self._build_form()
+        return self._form
+
+    def _build_form(self) -> EnrollmentForm:
         return EnrollmentForm(
             protocol_id=self.protocol_id,
             subject_code=self.subject_code,

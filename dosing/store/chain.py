@@ -49,31 +49,76 @@ _HEAD = "dosing.chain.head"
 _AS_IS = frozenset({str, int, bool, type(None)})
 
 
+def _instant(value: datetime) -> str:
+    """A UTC instant with microseconds: ``2026-12-01T09:00:00.000000Z`` (a naive time is UTC)."""
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # The year unpadded, as strftime's %Y writes it (every digest so far has it so).
+    return (
+        f"{moment.year}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+        f"{moment.second:02d}.{moment.microsecond:06d}Z"
+    )
+
+
+def _mapping(value: dict[Any, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = type(item)
+        if kind not in _AS_IS:  # the dispatch of _plain, inlined: most rows are flat
+            item = (_CONVERTERS.get(kind) or _learn(kind))(item)
+        plain[key if type(key) is str else str(key)] = item
+    return plain
+
+
+def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [item if type(item) in _AS_IS else _plain(item) for item in value]
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _converter(kind: type) -> Any:
+    """How :func:`_plain` converts a value of type ``kind`` (decided by ``isinstance``, once a type)."""
+    if issubclass(kind, datetime):
+        return _instant
+    if issubclass(kind, date):
+        return kind.isoformat
+    if issubclass(kind, Decimal):
+        return str
+    if issubclass(kind, dict):
+        return _mapping
+    if issubclass(kind, list | tuple):
+        return _sequence
+    if issubclass(kind, bool | int | str) or kind is type(None):
+        return _as_is
+    if issubclass(kind, float):
+        return repr
+    return str
+
+
+#: The converter of each type met so far (a type's converter depends on the type alone).
+_CONVERTERS: dict[type, Any] = {}
+
+
+def _learn(kind: type) -> Any:
+    convert = _CONVERTERS[kind] = _converter(kind)
+    return convert
+
+
 def _plain(value: Any) -> Any:
     """A JSON-able value that is the same whether it comes from a Python object or from the database."""
-    if type(value) in _AS_IS:
-        return value
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(key): item if type(item) in _AS_IS else _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [item if type(item) in _AS_IS else _plain(item) for item in value]
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
-        return value
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    kind = type(value)
+    return (_CONVERTERS.get(kind) or _learn(kind))(value)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(value: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8, UTC instants with microseconds, exact decimals."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(_plain(value)).encode()
 
 
 def sha256(value: Any) -> str:

@@ -87,6 +87,8 @@ def test_bulk_stores_the_same_rows_as_one_enrollment_at_a_time(two_store_urls: t
     from dosing.app.enrollment import enroll
 
     roster = parse_roster((ROSTERS / "good.csv").read_text())
+    # Each row keeps the form it was checked against when read: the same as one built again now.
+    assert [row.to_form() for row in roster.rows] == [row._build_form() for row in roster.rows]
     single_store, bulk_store = (open_store(url) for url in two_store_urls)
     try:
         single = _coordinator(single_store)
@@ -259,6 +261,35 @@ def test_the_batch_stores_exactly_what_one_subject_at_a_time_stores(
     finally:
         plain_store.dispose()
         batch_store.dispose()
+
+
+@pytest.mark.parametrize(
+    "two_store_urls", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_rows_read_back_by_id_are_the_rows_returning_gives(
+    two_store_urls: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads a batch's many rows back by id instead of ``INSERT ... RETURNING``: the same
+    rows, ids, audit content and digests either way (here every insert is forced down each path)."""
+    from dosing.app.bulk_enrollment import enroll_rows
+    from dosing.store.ledger import plan_rows
+
+    _frozen_clock(monkeypatch)
+    roster = parse_roster((ROSTERS / "good.csv").read_text())
+    returning_store, read_back_store = (open_store(url) for url in two_store_urls)
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(plan_rows, "READ_BACK_FROM", 10**9)
+            returning = enroll_rows(_coordinator(returning_store), roster.rows)
+        with monkeypatch.context() as patched:
+            patched.setattr(plan_rows, "READ_BACK_FROM", 1)
+            read_back = enroll_rows(_coordinator(read_back_store), roster.rows)
+        assert read_back == returning and len(read_back["enrolled"]) == len(roster.rows)
+        assert _stored(read_back_store) == _stored(returning_store)
+        assert _chain_ok(read_back_store) and _chain_ok(returning_store)
+    finally:
+        returning_store.dispose()
+        read_back_store.dispose()
 
 
 def test_a_failure_in_the_middle_of_a_batch_leaves_nothing_of_that_batch(

@@ -21,9 +21,21 @@ _CHUNK = 2000
 
 
 def _utc(moment: datetime) -> datetime:
+    """The same instant in UTC, as a plain ``datetime`` (what the database returns it as).
+
+    A pendulum time is converted by its offset (what ``astimezone`` does, without pendulum's own
+    ``astimezone``, which costs a tenth of a roster's enrollment): the same instant, the same fields.
+    """
     if moment.tzinfo is None:
         raise DosingError("time", "date-time with a UTC offset", f"{moment.isoformat()} has no offset")
-    return moment.astimezone(UTC)
+    if type(moment) is datetime:
+        return moment.astimezone(UTC)
+    offset = moment.utcoffset()
+    assert offset is not None
+    wall = datetime(
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond
+    )
+    return (wall - offset).replace(tzinfo=UTC)
 
 
 def _id(row: Any) -> int:

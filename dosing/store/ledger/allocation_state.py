@@ -9,8 +9,10 @@ enrolled one after the other.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlmodel import Session, SQLModel
 
 from dosing import escalation as escalation_rules
@@ -26,6 +28,15 @@ _Cohorts = tuple[
 ]
 
 
+@cache
+def _last_number() -> Select[Any]:
+    """The last randomization number given in a study (the statement built once)."""
+    enrollments = SQLModel.metadata.tables["enrollments"]
+    return select(func.max(enrollments.c.randomization_number)).where(
+        enrollments.c.protocol_id == bindparam("protocol_id")
+    )
+
+
 class AllocationState:
     """Randomization numbers and cohort places handed out in one transaction."""
 
@@ -37,15 +48,8 @@ class AllocationState:
     def next_number(self, protocol: Protocol) -> int:
         """The randomization number the next subject of ``protocol`` takes."""
         if protocol.id not in self._numbers:
-            enrollments = SQLModel.metadata.tables["enrollments"]
             current = (
-                self._session.connection()
-                .execute(
-                    select(func.max(enrollments.c.randomization_number)).where(
-                        enrollments.c.protocol_id == protocol.id
-                    )
-                )
-                .scalar()
+                self._session.connection().execute(_last_number(), {"protocol_id": protocol.id}).scalar()
             )
             self._numbers[protocol.id] = current or 0
         return self._numbers[protocol.id] + 1

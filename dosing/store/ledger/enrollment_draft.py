@@ -112,6 +112,7 @@ def audit_content(
         *(("planned_administrations", row) for row in doses),
         *(("planned_assessments", row) for row in assessments),
     ]
+    columns = {name: row._fields for name, row in reversed(stored)}  # the same for every row of a table
     eligibility = subject_draft.eligibility
     return {
         "actor": request.actor,
@@ -139,7 +140,9 @@ def audit_content(
             "eligibility": eligibility.model_dump(mode="json") if eligibility is not None else None,
         },
         "refs": [[name, int(row.id)] for name, row in stored],
-        "row_hash": stored_rows_digest([(name, row._asdict()) for name, row in stored]),
+        "row_hash": stored_rows_digest(
+            [(name, dict(zip(columns[name], row, strict=True))) for name, row in stored]
+        ),
         "signature": request.signature,
     }
 

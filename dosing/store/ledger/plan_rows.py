@@ -1,6 +1,7 @@
 """Rows written at enrollment (subject, enrollment, planned administrations and assessments), built
 as plain column values and inserted with Core ``INSERT ... RETURNING``: the returned rows are the rows
-as the database holds them, which the audit entry's digest covers (no reading back).
+as the database holds them, which the audit entry's digest covers. On PostgreSQL a batch's many rows
+are read back by id in the same transaction instead (the same rows, see :func:`inserted`).
 
 One subject or a batch of them write the same rows: :mod:`dosing.store.ledger.enrollment_batch`
 inserts the rows of many subjects per table with the builders of this module.
@@ -11,14 +12,31 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Row, Table, func, insert, select
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Insert,
+    Integer,
+    Result,
+    Row,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlmodel import Session, SQLModel
 
 from dosing.errors import DosingError
 from dosing.plan import PatientPlan
-from dosing.protocol import Offset, Protocol
+from dosing.protocol import Protocol
 from dosing.store.ledger._common import _chunks, _utc
 from dosing.store.models import EnrollmentRequest
 
@@ -27,6 +45,10 @@ ALREADY_ENROLLED = "a subject code is enrolled once, without regard to case"
 
 #: (arm, source, randomization number, cohort, cohort position): how the subject's arm was chosen.
 Choice = tuple[str, str, int | None, int | None, int | None]
+
+#: PostgreSQL: from this many rows an insert draws their ids and reads them back (fewer: RETURNING, in
+#: one round trip; more: a statement psycopg would parse again, parameter by parameter, every time).
+READ_BACK_FROM = 100
 
 #: Unique columns of each table an enrollment writes (see :func:`inserted`).
 SUBJECT_KEY = ("code",)
@@ -42,7 +64,8 @@ def table_of(name: str) -> Table:
 def inserted(
     session: Session, table_name: str, rows: Sequence[dict[str, Any]], key: tuple[str, ...]
 ) -> list[Row[Any]]:
-    """Insert ``rows`` (one statement, executemany) and return them as stored, in the same order.
+    """Insert ``rows`` (one statement, executemany) and return them as stored, in the same order
+    (``INSERT ... RETURNING``; on PostgreSQL, from :data:`READ_BACK_FROM` rows, read back by id).
 
     ``key``: columns unique in the table that tell the returned rows apart. ``RETURNING`` gives them in
     no promised order, and asking SQLAlchemy to keep the order makes SQLite insert row by row.
@@ -50,9 +73,54 @@ def inserted(
     if not rows:
         return []
     table = table_of(table_name)
-    returned = session.connection().execute(insert(table).returning(*table.c), list(rows))
-    by_key = {tuple(getattr(row, name) for name in key): row for row in returned}
-    return [by_key[tuple(values[name] for name in key)] for values in rows]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) >= READ_BACK_FROM:
+        returned = _inserted_postgresql(connection, table, rows)
+    else:
+        returned = connection.execute(_insert_returning(table_name), list(rows))
+    columns = list(returned.keys())
+    # Each row's key, from the returned row and from the inserted values alike (a value, or a tuple).
+    stored_key = itemgetter(*(columns.index(name) for name in key))
+    inserted_key = itemgetter(*key)
+    by_key = {stored_key(row): row for row in returned}
+    return [by_key[inserted_key(values)] for values in rows]
+
+
+@cache
+def _insert_returning(table_name: str) -> Insert:
+    """``INSERT ... RETURNING`` every column, built once a table (its SQL is compiled once anyway; an
+    enrollment spent a tenth of its time building the statement and its cache key again)."""
+    table = table_of(table_name)
+    return insert(table).returning(*table.c)
+
+
+@cache
+def _codes_query() -> Select[Any]:
+    subjects = table_of("subjects")
+    return select(subjects.c.code).where(func.lower(subjects.c.code).in_(bindparam("codes", expanding=True)))
+
+
+def _inserted_postgresql(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> Result[Any]:
+    """PostgreSQL: the rows inserted with ids drawn from the table's sequence first, then read back
+    in the same transaction, as stored.
+
+    ``INSERT ... RETURNING`` of many rows is one statement of thousands of parameters, which psycopg
+    parses again each time in Python (half of a roster's enrollment); a single-row statement run for
+    each row (psycopg's pipeline) and two small queries with array parameters are parsed once.
+    """
+    ids = list(
+        connection.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table_name, 'id')) "
+                "FROM generate_series(1, :count) ORDER BY 1"
+            ),
+            {"table_name": table.name, "count": len(rows)},
+        ).scalars()
+    )
+    with_ids = [{**values, "id": row_id} for values, row_id in zip(rows, ids, strict=True)]
+    connection.execute(insert(table), with_ids)
+    wanted = bindparam("ids", ids, type_=ARRAY(Integer))
+    return connection.execute(select(table).where(table.c.id == any_(wanted)))
 
 
 def already_enrolled(code: str, exists: str) -> DosingError:
@@ -68,11 +136,9 @@ def already_enrolled(code: str, exists: str) -> DosingError:
 def enrolled_codes(session: Session, codes: Sequence[str]) -> dict[str, str]:
     """The stored subject codes among ``codes``, by lower case (codes differing by case are one)."""
     lowered = sorted({code.lower() for code in codes})
-    subjects = table_of("subjects")
     found: dict[str, str] = {}
     for chunk in _chunks(lowered):
-        query = select(subjects.c.code).where(func.lower(subjects.c.code).in_(chunk))
-        for code in session.connection().execute(query).scalars():
+        for code in session.connection().execute(_codes_query(), {"codes": chunk}).scalars():
             found[code.lower()] = code
     return found
 
@@ -157,18 +223,39 @@ def administration_values(
     ]
 
 
-def assessment_values(
-    protocol: Protocol, subject_id: int, enrollment_id: int, plan: PatientPlan
-) -> list[dict[str, Any]]:
+#: (months, days, hours, key prefix) of each (follow-up name, offset text) of a protocol, by id: the
+#: protocol is kept with them, so its id cannot name another protocol while cached.
+_ASSESSMENT_OFFSETS: dict[int, tuple[Protocol, dict[tuple[str, str], tuple[int, int, int, str]]]] = {}
+
+
+def _assessment_offsets(protocol: Protocol) -> dict[tuple[str, str], tuple[int, int, int, str]]:
+    cached = _ASSESSMENT_OFFSETS.get(id(protocol))
+    if cached is not None and cached[0] is protocol:
+        return cached[1]
     offsets = {
-        (follow_up.name, offset.describe()): offset
+        (follow_up.name, offset.describe()): (
+            offset.months,
+            offset.days,
+            offset.hours,
+            f"{_slug(follow_up.name)}/{offset.months}m{offset.days}d{offset.hours}h",
+        )
         for follow_up in protocol.follow_up
         for offset in follow_up.offsets
     }
+    if len(_ASSESSMENT_OFFSETS) >= 64:
+        _ASSESSMENT_OFFSETS.clear()
+    _ASSESSMENT_OFFSETS[id(protocol)] = (protocol, offsets)
+    return offsets
+
+
+def assessment_values(
+    protocol: Protocol, subject_id: int, enrollment_id: int, plan: PatientPlan
+) -> list[dict[str, Any]]:
+    offsets = _assessment_offsets(protocol)
     assessments = []
     for planned_assessment in plan.assessments:
-        offset = offsets.get((planned_assessment.name, planned_assessment.offset), Offset())
-        key = f"{_slug(planned_assessment.name)}/{offset.months}m{offset.days}d{offset.hours}h"
+        found = offsets.get((planned_assessment.name, planned_assessment.offset))
+        months, days, hours, key = found or (0, 0, 0, f"{_slug(planned_assessment.name)}/0m0d0h")
         if planned_assessment.administration_sequence is not None:
             key += f"/dose-{planned_assessment.administration_sequence}"
         assessments.append(
@@ -180,9 +267,9 @@ def assessment_values(
                 "due": _utc(planned_assessment.due),
                 "due_date": planned_assessment.due_date,
                 "after": planned_assessment.after,
-                "offset_months": offset.months,
-                "offset_days": offset.days,
-                "offset_hours": offset.hours,
+                "offset_months": months,
+                "offset_days": days,
+                "offset_hours": hours,
                 "offset_text": planned_assessment.offset,
                 "measures": list(planned_assessment.measures),
                 "source": planned_assessment.source,
