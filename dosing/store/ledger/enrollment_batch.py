@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
@@ -40,9 +39,9 @@ from dosing.store.ledger.plan_rows import (
     assessment_values,
     enrolled_codes,
     enrollment_values,
+    insert_rows,
     inserted,
     subject_values,
-    table_of,
 )
 from dosing.store.models import Enrollment
 
@@ -122,8 +121,7 @@ def _write(session: Session, batch: Sequence[EnrollmentDraft], audit: AuditField
         if item.eligibility is not None
     ]
     connection = session.connection()
-    if eligibility:
-        connection.execute(insert(table_of("enrollment_eligibility")), eligibility)
+    insert_rows(connection, "enrollment_eligibility", eligibility)
     entries = []
     views = []
     dose_at = assessment_at = 0
@@ -135,9 +133,7 @@ def _write(session: Session, batch: Sequence[EnrollmentDraft], audit: AuditField
         dose_at += dose_count
         assessment_at += assessment_count
         # Built in insertion order: each entry links to the one before it.
-        entries.append(
-            audit(session, **audit_content(item, subject, enrollment, own_doses, own_assessments))
-        )
+        entries.append(audit(session, **audit_content(item, subject, enrollment, own_doses, own_assessments)))
         views.append(view(item, dose_count, assessment_count))
-    connection.execute(insert(table_of("audit_log")), entries)
+    insert_rows(connection, "audit_log", entries)
     return views

@@ -1,7 +1,8 @@
 """Rows written at enrollment (subject, enrollment, planned administrations and assessments), built
 as plain column values and inserted with Core ``INSERT ... RETURNING``: the returned rows are the rows
 as the database holds them, which the audit entry's digest covers. On PostgreSQL a batch's many rows
-are read back by id in the same transaction instead (the same rows, see :func:`inserted`).
+are written with ``COPY`` and read back by id in the same transaction instead (the same rows, see
+:func:`inserted`).
 
 One subject or a batch of them write the same rows: :mod:`dosing.store.ledger.enrollment_batch`
 inserts the rows of many subjects per table with the builders of this module.
@@ -105,8 +106,8 @@ def _inserted_postgresql(connection: Connection, table: Table, rows: Sequence[di
     in the same transaction, as stored.
 
     ``INSERT ... RETURNING`` of many rows is one statement of thousands of parameters, which psycopg
-    parses again each time in Python (half of a roster's enrollment); a single-row statement run for
-    each row (psycopg's pipeline) and two small queries with array parameters are parsed once.
+    parses again each time in Python (half of a roster's enrollment); a ``COPY`` (:func:`_copied`)
+    and two small queries with array parameters are parsed once.
     """
     ids = list(
         connection.execute(
@@ -118,9 +119,64 @@ def _inserted_postgresql(connection: Connection, table: Table, rows: Sequence[di
         ).scalars()
     )
     with_ids = [{**values, "id": row_id} for values, row_id in zip(rows, ids, strict=True)]
-    connection.execute(insert(table), with_ids)
+    if not _copied(connection, table, with_ids):
+        connection.execute(insert(table), with_ids)
     wanted = bindparam("ids", ids, type_=ARRAY(Integer))
     return connection.execute(select(table).where(table.c.id == any_(wanted)))
+
+
+def insert_rows(connection: Connection, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` that the caller need not read back (executemany; on PostgreSQL, from
+    :data:`READ_BACK_FROM` rows, one ``COPY``)."""
+    if not rows:
+        return
+    table = table_of(table_name)
+    big = connection.dialect.name == "postgresql" and len(rows) >= READ_BACK_FROM
+    if not (big and _copied(connection, table, rows)):
+        connection.execute(insert(table), list(rows))
+
+
+def _copied(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
+    """Write ``rows`` with PostgreSQL's ``COPY``, each value bound as SQLAlchemy binds it (the column
+    types' own conversions, the columns' scalar defaults, the database's defaults for columns not
+    given); False, nothing written, when a missing value has a default SQLAlchemy computes (then the
+    caller inserts them).
+
+    ``COPY`` takes the rows in one stream; an ``INSERT`` a row, even pipelined, cost the server a
+    statement each (a fifth of a roster's enrollment, waiting).
+    """
+    from psycopg import sql as psycopg_sql  # PostgreSQL only: SQLite commands never import it
+
+    dialect = connection.dialect
+    given = set(rows[0])
+    columns = []
+    for column in table.c:
+        default = column.default
+        if column.name in given:
+            fill = None
+        elif default is None:
+            continue  # left to the database (a serial id, NULL), as an INSERT without it does
+        elif default.is_scalar:
+            fill = default.arg  # type: ignore[attr-defined]
+        else:
+            return False
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append((column.name, column.name in given, fill, process))
+    statement = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name, *_ in columns),
+    )
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for values in rows:
+            row = []
+            for name, present, fill, process in columns:
+                value = values[name] if present else fill
+                # None too, as SQLAlchemy does: a JSON column stores a JSON null for it, not NULL.
+                row.append(value if process is None else process(value))
+            copy.write_row(row)
+    return True
 
 
 def already_enrolled(code: str, exists: str) -> DosingError:
