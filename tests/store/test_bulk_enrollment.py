@@ -292,6 +292,34 @@ def test_rows_read_back_by_id_are_the_rows_returning_gives(
         read_back_store.dispose()
 
 
+@pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_subject_enrolled_meanwhile_refuses_the_copied_batch_which_goes_subject_by_subject(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another enrollment took a code after the batch looked (here: the batch's look is blinded): the
+    unique index refuses the batch's COPY, reported as SQLAlchemy reports a refused row, and the batch
+    is enrolled again subject by subject: that subject alone is refused, nothing of the first try stays."""
+    from dosing.app.bulk_enrollment import enroll_rows
+    from dosing.store.ledger import enrollment_batch, plan_rows
+
+    monkeypatch.setattr(plan_rows, "READ_BACK_FROM", 1)
+    store = open_store(store_url)
+    try:
+        ctx = _coordinator(store)
+        first = enroll_rows(ctx, parse_roster(HEADER + _row("R-2")).rows)
+        assert [item["subject_code"] for item in first["enrolled"]] == ["R-2"]
+        audit_before = _count(store, t.AuditEntry)
+        monkeypatch.setattr(enrollment_batch, "enrolled_codes", lambda *_args: {})
+        batch = enroll_rows(ctx, parse_roster(HEADER + _row("R-1") + _row("r-2") + _row("R-3")).rows)
+        assert [item["subject_code"] for item in batch["enrolled"]] == ["R-1", "R-3"]
+        assert [item["subject_code"] for item in batch["skipped"] + batch["rejected"]] == ["r-2"]
+        assert _count(store, t.AuditEntry) == audit_before + 2
+        assert sorted(row["code"] for row in enrolled_rows(store)["subjects"]) == ["R-1", "R-2", "R-3"]
+        assert _chain_ok(store)
+    finally:
+        store.dispose()
+
+
 def test_a_failure_in_the_middle_of_a_batch_leaves_nothing_of_that_batch(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

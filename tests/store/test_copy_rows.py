@@ -26,8 +26,10 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from dosing.store.database_errors import database_refusal
 from dosing.store.ledger.plan_rows import _copied
 from dosing.store.tables import DecimalText
 
@@ -41,6 +43,7 @@ probe = Table(
     MetaData(),
     Column("id", Integer, primary_key=True),
     Column("label", String(200), nullable=False),
+    Column("code", String(40), nullable=True, unique=True),
     Column("note", String(500), nullable=True),
     Column("amount", DecimalText, nullable=True),
     Column("content", JSON, nullable=True),
@@ -108,6 +111,13 @@ def test_copy_writes_exactly_what_insert_writes(connection: Connection) -> None:
     assert inserted[2]["content"] is None and inserted[2]["content_is_sql_null"] is False, "JSON null"
 
 
+def test_rows_of_different_columns_are_left_to_insert(connection: Connection) -> None:
+    with connection.begin() as transaction:
+        assert _copied(connection, probe, _rows()) is False, "the flag is given in some rows only"
+        assert connection.execute(select(probe)).all() == [], "nothing was written"
+        transaction.rollback()
+
+
 def test_a_default_only_sqlalchemy_computes_leaves_the_rows_to_insert(connection: Connection) -> None:
     computed = Table(
         "copy_probe_computed",
@@ -122,3 +132,26 @@ def test_a_default_only_sqlalchemy_computes_leaves_the_rows_to_insert(connection
         assert _copied(connection, computed, [{"label": "x"}]) is False
         assert connection.execute(select(computed)).all() == [], "nothing was written"
         transaction.rollback()
+
+
+@pytest.mark.parametrize(
+    ("bad", "refusal", "constraint"),
+    [
+        ({"code": "S-001"}, IntegrityError, "copy_probe_code_key"),  # the same code twice in the stream
+        ({"label": "x" * 201}, DataError, "character varying(200)"),  # longer than the column
+    ],
+)
+def test_a_row_the_database_refuses_is_reported_as_sqlalchemy_reports_it(
+    connection: Connection, bad: dict[str, Any], refusal: type[Exception], constraint: str
+) -> None:
+    """The batch's callers catch SQLAlchemy's IntegrityError and DataError (a refused row: the batch is
+    written again subject by subject); a bare driver error would end the command with a traceback."""
+    rows = [{**row, "flag": False, "code": f"S-{n:03d}"} for n, row in enumerate(_rows())]
+    rows[-1] = {**rows[-1], **bad}
+    with connection.begin() as transaction:
+        with pytest.raises(refusal) as raised:
+            _copied(connection, probe, rows)
+        transaction.rollback()
+    refused = database_refusal(raised.value)
+    assert refused is not None and refused.field == "database" and constraint in str(refused)
+    assert TRICKY not in str(refused), "never the rows' values in a report"

@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 
 from dosing.errors import DosingError
@@ -139,16 +140,19 @@ def insert_rows(connection: Connection, table_name: str, rows: Sequence[dict[str
 def _copied(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
     """Write ``rows`` with PostgreSQL's ``COPY``, each value bound as SQLAlchemy binds it (the column
     types' own conversions, the columns' scalar defaults, the database's defaults for columns not
-    given); False, nothing written, when a missing value has a default SQLAlchemy computes (then the
-    caller inserts them).
+    given); False, nothing written, when a missing value has a default SQLAlchemy computes or the rows
+    do not all have the same columns (then the caller inserts them).
 
     ``COPY`` takes the rows in one stream; an ``INSERT`` a row, even pipelined, cost the server a
     statement each (a fifth of a roster's enrollment, waiting).
     """
-    from psycopg import sql as psycopg_sql  # PostgreSQL only: SQLite commands never import it
+    import psycopg  # PostgreSQL only: SQLite commands never import it
+    from psycopg import sql as psycopg_sql
 
     dialect = connection.dialect
     given = set(rows[0])
+    if any(values.keys() != given for values in rows):
+        return False  # rows of different columns: SQLAlchemy's INSERT refuses them, or fills them in
     columns = []
     for column in table.c:
         default = column.default
@@ -168,14 +172,21 @@ def _copied(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
     )
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for values in rows:
-            row = []
-            for name, present, fill, process in columns:
-                value = values[name] if present else fill
-                # None too, as SQLAlchemy does: a JSON column stores a JSON null for it, not NULL.
-                row.append(value if process is None else process(value))
-            copy.write_row(row)
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for values in rows:
+                row = []
+                for name, present, fill, process in columns:
+                    value = values[name] if present else fill
+                    # None too, as SQLAlchemy does: a JSON column stores a JSON null for it, not NULL.
+                    row.append(value if process is None else process(value))
+                copy.write_row(row)
+    except psycopg.Error as error:
+        # As SQLAlchemy reports a driver's error (IntegrityError, DataError, OperationalError ...): a
+        # refused row sends the batch subject by subject, and no caller sees a bare driver error.
+        raise DBAPIError.instance(
+            f"COPY {table.name}", None, error, psycopg.Error, hide_parameters=True, dialect=dialect
+        ) from error
     return True
 
 
