@@ -106,13 +106,15 @@ def audit_content(
     it wrote and their digest, computed from the rows as stored (``INSERT ... RETURNING``)."""
     request, plan = subject_draft.request, subject_draft.plan
     arm, source, number, cohort, position = subject_draft.choice
-    stored = [
-        ("subjects", subject),
-        ("enrollments", enrollment),
-        *(("planned_administrations", row) for row in doses),
-        *(("planned_assessments", row) for row in assessments),
+    tables = [
+        ("subjects", [subject]),
+        ("enrollments", [enrollment]),
+        ("planned_administrations", doses),
+        ("planned_assessments", assessments),
     ]
-    columns = {name: row._fields for name, row in reversed(stored)}  # the same for every row of a table
+    stored = [(name, row) for name, rows in tables for row in rows]
+    # The rows of a table come from one result: their columns are read once a table, not once a row.
+    columns = {name: rows[0]._fields for name, rows in tables if rows}
     eligibility = subject_draft.eligibility
     return {
         "actor": request.actor,

@@ -76,7 +76,7 @@ def inserted(
         return []
     table = table_of(table_name)
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and len(rows) >= READ_BACK_FROM:
+    if _in_bulk(connection, rows):
         returned = _inserted_postgresql(connection, table, rows)
     else:
         returned = connection.execute(_insert_returning(table_name), list(rows))
@@ -119,9 +119,9 @@ def _inserted_postgresql(connection: Connection, table: Table, rows: Sequence[di
             {"table_name": table.name, "count": len(rows)},
         ).scalars()
     )
-    with_ids = [{**values, "id": row_id} for values, row_id in zip(rows, ids, strict=True)]
-    if not _copied(connection, table, with_ids):
-        connection.execute(insert(table), with_ids)
+    insert_rows(
+        connection, table.name, [{**values, "id": row_id} for values, row_id in zip(rows, ids, strict=True)]
+    )
     wanted = bindparam("ids", ids, type_=ARRAY(Integer))
     return connection.execute(select(table).where(table.c.id == any_(wanted)))
 
@@ -132,9 +132,13 @@ def insert_rows(connection: Connection, table_name: str, rows: Sequence[dict[str
     if not rows:
         return
     table = table_of(table_name)
-    big = connection.dialect.name == "postgresql" and len(rows) >= READ_BACK_FROM
-    if not (big and _copied(connection, table, rows)):
+    if not (_in_bulk(connection, rows) and _copied(connection, table, rows)):
         connection.execute(insert(table), list(rows))
+
+
+def _in_bulk(connection: Connection, rows: Sequence[Any]) -> bool:
+    """PostgreSQL and at least :data:`READ_BACK_FROM` rows: ``COPY`` them (and read them back by id)."""
+    return connection.dialect.name == "postgresql" and len(rows) >= READ_BACK_FROM
 
 
 def _copied(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
