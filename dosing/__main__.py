@@ -6,6 +6,9 @@ fast as Python starts (issue 15: within 2x of ``python -c pass``). The text is c
 for a terminal at least 80 columns wide (click's widest); a narrower terminal, any other argument, or
 a missing file goes to the command line itself. ``tests/cli/test_help_text.py`` keeps the file equal
 to click's rendering; ``python scripts/write_help.py`` rewrites it.
+
+Every other command goes to this environment's preloader when one runs (``dosing preload start``,
+``dosing.preload``), else runs here.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ def main() -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
             return
+    # A preloader of this environment (`dosing preload start`) runs the command from code it has
+    # already imported; without one (the usual case: one folder looked at) it runs here.
+    from dosing.preload.client import forward
+
+    status = forward(sys.argv[1:])
+    if status is not None:
+        sys.exit(status)
+    run_here()
+
+
+def run_here() -> None:
+    """The command line itself, in this process."""
     from dosing.cli import main as command_line
 
     command_line(prog_name="dosing")

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "feeds": "dosing.cli.feeds:feeds",
     "web": "dosing.cli.web:web",
     "demo": "dosing.cli.demo:demo",
+    "preload": "dosing.cli.preload:preload",
 }
 
 _HELP: dict[str, str] = {
@@ -67,6 +68,7 @@ _HELP: dict[str, str] = {
     "feeds": "Calendar subscription URLs (create, list, revoke).",
     "web": "Serve the web application (ward, pharmacy, coordinator pages and the API).",
     "demo": "Quick start: demo accounts on an empty store, then the example roster.",
+    "preload": "Keep the command line's code loaded: commands start in milliseconds.",
 }
 
 

@@ -1455,6 +1455,10 @@ CASES: list[Bad] = [
     # --- protocols --------------------------------------------------------------------------------------
     bad("protocols", "show", "NCT0000000", field="protocol", rule="protocol library"),
     bad("protocols", "show", "NCT\x1b[2J", field="protocol", rule="protocol library"),
+    # --- preload (refused before a preloader starts) ---------------------------------------------------
+    bad("preload", "start", "--idle-minutes", "0", field="idle minutes", rule="1<=x<=10080", process=True),
+    bad("preload", "start", "--idle-minutes", "100000", field="idle minutes", rule="1<=x<=10080"),
+    bad("preload", "start", "--idle-minutes", "8h", field="idle minutes", rule="preload start --help"),
     # --- flows (refused before Prefect's temporary server starts) -------------------------------------
     w("flows", "run", "enroll-roster", "{roster_binary}", field="roster", rule="UTF-8", process=True),
     w("flows", "run", "enroll-roster", "{roster_latin1}", field="roster", rule="UTF-8"),

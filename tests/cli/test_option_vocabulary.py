@@ -19,11 +19,13 @@ STORE = "--database-url"
 OWNER_STORE = "--owner-database-url"
 RETIRED = {"--db", "--url", "--out", "--prep-out", "--tz", "--zone", "--time-zone", "--database", "--store"}
 
-#: Commands that never open the store: the protocol library, the dry-run plan, and a Prefect automation.
+#: Commands that never open the store: the protocol library, the dry-run plan, a Prefect automation,
+#: and the preloader (the commands it runs open the store; it never does).
 #: (``db upgrade`` and ``db grant`` open it as the schema's owner, with ``--owner-database-url``.)
 NO_STORE = {
     ("protocols", "list"), ("protocols", "show"), ("protocols", "validate"), ("plan",),
     ("flows", "automation"), ("db", "upgrade"), ("db", "grant"),
+    ("preload", "start"), ("preload", "stop"), ("preload", "status"),
 }  # fmt: skip
 
 #: Paths a command writes besides its main output, named for what they hold: enroll-roster's and

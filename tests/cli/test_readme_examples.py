@@ -19,6 +19,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -170,7 +171,9 @@ class Section:
         shutil.copytree(ROOT / "examples", self.work / "examples")
         shutil.copy(ROOT / "examples" / "roster.csv", self.work / "roster.csv")
         shutil.copy(ROOT / "protocols" / "NCT04822922.yaml", self.work / "my-trial.yaml")
-        self.cli = DosingCLI(tmp_path, DOSING_SESSION_IDLE_MINUTES="1440")
+        # `dosing preload start` puts its socket here: a short path (at most 107 bytes), removed after.
+        self.runtime = Path(tempfile.mkdtemp(prefix="readme-", dir="/tmp"))
+        self.cli = DosingCLI(tmp_path, DOSING_SESSION_IDLE_MINUTES="1440", XDG_RUNTIME_DIR=str(self.runtime))
         for name in [k for k in self.cli.env if k.startswith("PREFECT_")]:
             del self.cli.env[name]
         self.cli.env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
@@ -182,6 +185,11 @@ class Section:
         self.clock: str | None = None
         #: Commands run so far under the current clock comment.
         self.ticks = 0
+
+    def close(self) -> None:
+        """Stops a preloader the section started (`dosing preload start`), and removes its folder."""
+        subprocess.run([str(DOSING), "preload", "stop", "--all"], env=self.cli.env, capture_output=True)
+        shutil.rmtree(self.runtime, ignore_errors=True)
 
     def prepare(self, commands: list[Example]) -> None:
         """Accounts the section uses but does not create, and a login, unless it starts from nothing."""
@@ -261,11 +269,14 @@ def test_every_example_of_the_section_runs_as_documented(
     needs_prefect = any(e.line.startswith(("dosing demo", "dosing flows run")) for e in commands)
     api = request.getfixturevalue("prefect_api") if needs_prefect else None
     section = Section(title, tmp_path, api)
-    section.prepare(commands)
     wrong = []
-    for example in commands:
-        result = section.run(example)
-        if result.returncode != example.expected or "Traceback" in result.stderr:
-            wrong.append(f"{example.line}\n  exit {result.returncode} (README: {example.expected})\n"
-                         f"  {result.stdout[-600:]}{result.stderr[-600:]}")  # fmt: skip
+    try:
+        section.prepare(commands)
+        for example in commands:
+            result = section.run(example)
+            if result.returncode != example.expected or "Traceback" in result.stderr:
+                wrong.append(f"{example.line}\n  exit {result.returncode} (README: {example.expected})\n"
+                             f"  {result.stdout[-600:]}{result.stderr[-600:]}")  # fmt: skip
+    finally:
+        section.close()
     assert wrong == [], "\n".join(wrong)
