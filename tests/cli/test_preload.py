@@ -253,8 +253,18 @@ def test_a_caller_killed_outright_takes_its_command_with_it(preloaded: Preloaded
 
 
 def _children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(child) for child in found]
+    """The live processes whose parent is ``pid`` (from /proc: the fourth field of each stat)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def _wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
