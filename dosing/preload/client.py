@@ -9,7 +9,9 @@ did not answer within ``READY_SECONDS``.
 The command's process takes on this process's resource limits (``ulimit``) where it can lower its own.
 
 A command runs once, never twice: the preloader forks the command's process and that process
-announces itself (``ready``, with its pid) and then waits for ``go`` before it runs anything. Until
+announces itself (``ready``, with its pid) and then waits for ``go`` before it runs anything; this
+process's standard streams and terminal go with ``go``, never before, so a preloader that hangs holds
+none of them. Until
 ``go`` is sent this process may still run the command itself; once it is sent, the command is the
 preloader's, and a process that ends without an exit status is reported, never run again here.
 Signals this process receives while it waits (Ctrl-C, ``kill``, a closed terminal) are passed on to the
@@ -112,26 +114,16 @@ def _run(path: str, request: dict[str, Any]) -> int | None:
 
     from dosing.preload import wire
 
-    descriptors = [0, 1, 2]
-    try:
-        terminal = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        terminal = -1
-    if terminal >= 0:
-        descriptors.append(terminal)
-    request["terminal"] = terminal >= 0
+    terminal = -1
     connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         connection.settimeout(READY_SECONDS)
         try:
             connection.connect(path)
-            wire.send(connection, request, descriptors)
+            wire.send(connection, request)
             ready, _ = wire.receive(connection)
         except (OSError, wire.WireError):
             return None  # nothing ran: the command is this process's
-        if terminal >= 0:
-            os.close(terminal)
-            terminal = -1
         pid = ready.get("pid")
         if ready.get("ready") is not True or not isinstance(pid, int) or pid <= 0:
             return None
@@ -147,10 +139,22 @@ def _run(path: str, request: dict[str, Any]) -> int | None:
 
         for name in FORWARDED_SIGNALS:
             _signal.signal(getattr(_signal, name), pass_on)
+        # The streams and the terminal go with the go-ahead: a preloader that hangs before it never
+        # holds them (a pipe it held would not end while it hangs, though this process had).
+        descriptors = [0, 1, 2]
         try:
-            wire.send(connection, {"go": True})
+            terminal = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        except OSError:
+            terminal = -1
+        if terminal >= 0:
+            descriptors.append(terminal)
+        try:
+            wire.send(connection, {"go": True, "terminal": terminal >= 0}, descriptors)
         except OSError:
             return None  # the process ended before it could read "go": nothing ran
+        if terminal >= 0:
+            os.close(terminal)
+            terminal = -1
         connection.settimeout(None)
         try:
             result, _ = wire.receive(connection)

@@ -216,7 +216,6 @@ def _still_ours(path: str, inode: int, print_: str, search_path: list[str]) -> b
 
 
 def _answer(listener: socket.socket, lock: int, connection: socket.socket, state: dict[str, Any]) -> None:
-    descriptors: list[int] = []
     try:
         credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", credentials)
@@ -225,7 +224,7 @@ def _answer(listener: socket.socket, lock: int, connection: socket.socket, state
             return
         connection.settimeout(REQUEST_SECONDS)
         try:
-            message, descriptors = wire.receive(connection, wire.MAX_DESCRIPTORS)
+            message, _ = wire.receive(connection)
         except (OSError, wire.WireError) as error:
             _log(f"a connection without a request: {error}")
             return
@@ -236,7 +235,7 @@ def _answer(listener: socket.socket, lock: int, connection: socket.socket, state
             wire.send(connection, {"stopping": True, "pid": state["pid"]})
             raise _Stop
         elif operation == "run":
-            if message.get("fingerprint") != state["fingerprint"] or len(descriptors) not in (3, 4):
+            if message.get("fingerprint") != state["fingerprint"]:
                 wire.send(connection, {"ready": False})
                 return
             child = os.fork()
@@ -245,27 +244,23 @@ def _answer(listener: socket.socket, lock: int, connection: socket.socket, state
                 try:
                     listener.close()
                     os.close(lock)  # the lock is the preloader's: it ends when the preloader does
-                    code = _command(connection, message, descriptors)
+                    code = _command(connection, message)
                 finally:
                     os._exit(code)
             state["served"] += 1
     except OSError as error:
         _log(f"a connection ended: {error}")
     finally:
-        for descriptor in descriptors:
-            with contextlib.suppress(OSError):
-                os.close(descriptor)
         connection.close()
 
 
-def _command(connection: socket.socket, message: dict[str, Any], descriptors: list[int]) -> int:
-    """In the forked process: become the caller's command, wait for ``go``, run, report. Returns the
-    forked process's own exit status (the command's goes to the caller)."""
+def _command(connection: socket.socket, message: dict[str, Any]) -> int:
+    """In the forked process: become the caller's command, wait for ``go`` (with the caller's streams
+    and terminal), run, report. Returns the forked process's own exit status (the command's goes to
+    the caller)."""
     for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    _take_streams(descriptors[:3], message["streams"])
-    terminal = descriptors[3] if len(descriptors) == 4 and message.get("terminal") else None
     os.environ.clear()
     os.environ.update(message["env"])
     time.tzset()
@@ -275,12 +270,15 @@ def _command(connection: socket.socket, message: dict[str, Any], descriptors: li
     sys.argv = list(message["argv"])
     if sys.path:
         sys.path[0] = message["path0"]
-    getpass.getpass = _getpass_on(terminal)
     connection.settimeout(READY_SECONDS)
     wire.send(connection, {"ready": True, "pid": os.getpid()})
-    go, _ = wire.receive(connection)  # the caller gave up waiting: WireError, nothing runs
-    if go.get("go") is not True:
+    # The caller gave up waiting: WireError, nothing runs.
+    go, descriptors = wire.receive(connection, wire.MAX_DESCRIPTORS)
+    if go.get("go") is not True or len(descriptors) not in (3, 4):
         return 1
+    _take_streams(descriptors[:3], message["streams"])
+    terminal = descriptors[3] if len(descriptors) == 4 and go.get("terminal") else None
+    getpass.getpass = _getpass_on(terminal)
     connection.settimeout(None)
     finished = threading.Event()
     watcher = threading.Thread(target=_end_with_the_caller, args=(connection, finished), daemon=True)

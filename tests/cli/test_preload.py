@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from dosing.preload import address
+from dosing.preload import address, client
 from tests.dosing_cli import DOSING, PASSWORD, TESTER, DosingCLI
 from tests.store.conftest import pg_schema_url  # noqa: F401 (a fixture)
 
@@ -175,6 +175,31 @@ def _waiting_for_a_password(cli: DosingCLI, server: int) -> subprocess.Popen[str
     _wait_for(lambda: len(_children(server)) == 1)
     time.sleep(1.0)  # the command is reading its standard input
     return waiting
+
+
+def test_a_preloader_that_does_not_answer_leaves_the_command_to_this_process_once(
+    preloaded: Preloaded,
+) -> None:
+    cli = preloaded.cli
+    cli("enroll", "NCT04822922", "--subject", "P-004", "--arm", "low", "--weight", "62kg",
+        "--anchor", date.today().isoformat())  # fmt: skip
+    cli.login(TESTER)
+    server = preloaded.state()["pid"]
+    before = preloaded.served()
+    os.kill(server, signal.SIGSTOP)  # a preloader that hangs: it takes no connection
+    try:
+        started = time.monotonic()
+        skipped = cli("skip", "P-004", "--dose", "2", "--reason", "held")
+        waited = time.monotonic() - started
+    finally:
+        os.kill(server, signal.SIGCONT)
+    assert skipped.stdout.startswith("skipped dose 2 of P-004")
+    assert waited >= client.READY_SECONDS  # it waited, then ran the command itself
+    # The preloader takes the connection the caller gave up on; its process finds nobody to say go.
+    _wait_for(lambda: preloaded.served() == before + 1)
+    _wait_for(lambda: not _children(server))
+    trail = json.loads(cli("audit", "P-004", "--json").stdout)
+    assert [entry["action"] for entry in trail].count("record_skipped") == 1
 
 
 def test_a_password_typed_at_the_terminal_is_not_echoed(preloaded: Preloaded) -> None:
